@@ -1,0 +1,41 @@
+"""The served page's entry point: the dashboard for the log named by the environment, or a
+readable message when that log cannot be opened."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Mapping
+
+import ipywidgets as w
+
+from .demo import demo_log
+from .errors import LogError
+
+
+def dashboard_from_env(environ: Mapping[str, str] | None = None) -> w.Widget:
+    """`UsageDashboard` of ``$USAGE_LOG`` (the demo log when unset), in zone ``$USAGE_TZ``.
+
+    A log that cannot be read gives a message on the page naming the problem, never a
+    traceback or a blank page.
+
+    Examples
+    --------
+    >>> dashboard_from_env({"USAGE_LOG": "/no/such/file.csv"}).value[:40]
+    '<div class="uw-message-text">The reques'
+    """
+    from .dashboard import UsageDashboard
+
+    env = os.environ if environ is None else environ
+    source = env.get("USAGE_LOG") or None
+    tz = env.get("USAGE_TZ") or "UTC"
+    try:
+        return UsageDashboard(source if source else demo_log(), tz=tz)
+    except LogError as exc:
+        return _message(f"The request log could not be opened: {exc}")
+    except Exception as exc:  # the page must say something rather than go blank
+        return _message(f"The dashboard could not start ({type(exc).__name__}).")
+
+
+def _message(text: str) -> w.HTML:
+    return w.HTML(f'<div class="uw-message-text">{html.escape(text)}</div>')

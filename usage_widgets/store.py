@@ -1,0 +1,244 @@
+"""The request log in memory as integer-coded columns sorted by time, growing in place.
+
+Strings (users, teams, keys, models, tag sets) become small integer codes into dictionaries, so a
+filter is a lookup table indexed by code and every aggregation is a `numpy.bincount`. Rows stay
+sorted by time, so a time window is a slice found by binary search. New requests are appended
+into spare capacity (amortised O(new rows)), which is what Live Mode needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import load_log
+
+_TAG_SEP = "\x1f"  # cannot occur inside a valid tag
+
+_COLUMNS: dict[str, type] = {
+    "ts": np.int64,
+    "user": np.int32,
+    "team": np.int32,
+    "key": np.int32,
+    "model": np.int32,
+    "tagset": np.int32,
+    "input_tokens": np.int64,
+    "output_tokens": np.int64,
+    "cost": np.float64,
+}
+
+
+class _Dictionary:
+    """Distinct strings and their codes, in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self._codes: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def encode(self, values: pd.Series) -> np.ndarray:
+        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
+        table = np.array([self.code(str(u)) for u in uniques], dtype=np.int32)
+        return table[codes] if len(codes) else np.zeros(0, dtype=np.int32)
+
+    def code(self, value: str) -> int:
+        code = self._codes.get(value)
+        if code is None:
+            code = self._codes[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def lookup(self, values: tuple[str, ...]) -> np.ndarray:
+        """A boolean table over codes: True for the given values."""
+        table = np.zeros(len(self.values), dtype=bool)
+        for value in values:
+            code = self._codes.get(value)
+            if code is not None:
+                table[code] = True
+        return table
+
+
+@dataclass
+class Users:
+    """Per user code: id, and the name and email of their latest request."""
+
+    ids: _Dictionary
+    names: list[str]
+    emails: list[str]
+    last_seen: list[int]
+
+
+class RequestStore:
+    """An encoded, time-sorted, appendable request log.
+
+    Build it with `RequestStore.from_log` (any `load_log` source); `report()` accepts it in place
+    of a DataFrame, and reuses it across calls, which is what makes repeated reports fast.
+
+    Examples
+    --------
+    >>> from usage_widgets import demo_log
+    >>> store = RequestStore.from_log(demo_log(users=20, days=3, now="2026-01-10"))
+    >>> len(store) > 0
+    True
+    """
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._cols: dict[str, np.ndarray] = {name: np.zeros(0, dt) for name, dt in _COLUMNS.items()}
+        self._ids = pa.chunked_array([], type=pa.string())
+        self.users = Users(_Dictionary(), [], [], [])
+        self.teams = _Dictionary()
+        self.keys = _Dictionary()
+        self.models = _Dictionary()
+        self.tags = _Dictionary()
+        self.tagsets = _Dictionary()  # tag codes joined by _TAG_SEP
+        self.tagset_members: list[tuple[int, ...]] = []
+        self.version = 0  # bumped on every change, so callers can cache by it
+
+    # -- building ------------------------------------------------------------------------
+    @classmethod
+    def from_log(cls, source: pd.DataFrame | str, *, lenient: bool = False) -> RequestStore:
+        """Load, validate and encode a log (see `load_log`)."""
+        store = cls()
+        store.append(load_log(source, lenient=lenient), validated=True)
+        return store
+
+    def __len__(self) -> int:
+        return self._n
+
+    def column(self, name: str) -> np.ndarray:
+        """A read-only view of one encoded column (rows sorted by time)."""
+        view = self._cols[name][: self._n]
+        view.flags.writeable = False
+        return view
+
+    @property
+    def watermark(self) -> pd.Timestamp | None:
+        """Time of the newest request held, or None when empty."""
+        return pd.Timestamp(int(self._cols["ts"][self._n - 1]), tz="UTC") if self._n else None
+
+    def append(self, log: pd.DataFrame, *, validated: bool = False) -> int:
+        """Add requests; those whose ``request_id`` is already held are counted once.
+
+        Parameters
+        ----------
+        log : DataFrame
+            Requests in any form `load_log` accepts (already validated when ``validated``).
+
+        Returns
+        -------
+        int
+            How many requests were new.
+        """
+        frame = log if validated else load_log(log)
+        if not len(frame):
+            return 0
+        frame = self._drop_known(frame)
+        if not len(frame):
+            return 0
+        encoded = self._encode(frame)
+        self._update_users(frame, encoded["user"], encoded["ts"])
+        out_of_order = self._n and encoded["ts"][0] < self._cols["ts"][self._n - 1]
+        self._grow(len(frame))
+        lo, hi = self._n, self._n + len(frame)
+        for name, values in encoded.items():
+            self._cols[name][lo:hi] = values
+        self._ids = pa.chunked_array([*self._ids.chunks, pa.array(frame["request_id"], pa.string())])
+        self._n = hi
+        if out_of_order:
+            self._resort()
+        self.version += 1
+        return len(frame)
+
+    def _drop_known(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Requests already held can only come back with the same timestamp."""
+        if not self._n:
+            return frame
+        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        held = self._cols["ts"][: self._n]
+        lo = int(np.searchsorted(held, ts.min(), side="left"))
+        hi = int(np.searchsorted(held, ts.max(), side="right"))
+        if lo == hi:
+            return frame
+        held_ids = self._ids.slice(lo, hi - lo)
+        known = pc.is_in(pa.array(frame["request_id"], pa.string()), value_set=held_ids.combine_chunks())
+        return frame.loc[~np.asarray(known.to_numpy(zero_copy_only=False), dtype=bool)]
+
+    def _encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        tags = pa.array(frame["tags"], type=pa.list_(pa.string()))
+        joined = pc.binary_join(tags, _TAG_SEP).fill_null("")
+        codes, uniques = pd.factorize(np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object))
+        tagset_table = np.array([self._tagset_code(u) for u in uniques], dtype=np.int32)
+        cost = frame["cost"].to_numpy(dtype="float64", na_value=np.nan)
+        return {
+            "ts": frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64),
+            "user": self.users.ids.encode(frame["user_id"]),
+            "team": self.teams.encode(frame["team"]),
+            "key": self.keys.encode(frame["api_key"]),
+            "model": self.models.encode(frame["model"]),
+            "tagset": tagset_table[codes] if len(codes) else np.zeros(0, np.int32),
+            "input_tokens": frame["input_tokens"].to_numpy(dtype=np.int64),
+            "output_tokens": frame["output_tokens"].to_numpy(dtype=np.int64),
+            "cost": cost,
+        }
+
+    def _tagset_code(self, joined: str) -> int:
+        members = tuple(sorted({self.tags.code(t) for t in joined.split(_TAG_SEP) if t}))
+        key = _TAG_SEP.join(map(str, members))
+        code = self.tagsets.code(key)
+        if code == len(self.tagset_members):
+            self.tagset_members.append(members)
+        return code
+
+    def _update_users(self, frame: pd.DataFrame, users: np.ndarray, ts: np.ndarray) -> None:
+        u = self.users
+        grow = len(u.ids) - len(u.names)
+        u.names.extend([""] * grow)
+        u.emails.extend([""] * grow)
+        u.last_seen.extend([np.iinfo(np.int64).min] * grow)
+        last = pd.Series(np.arange(len(users))).groupby(users).last()
+        names = frame["user_name"].to_numpy(dtype=object)
+        emails = frame["user_email"].to_numpy(dtype=object)
+        for code, row in zip(last.index.to_numpy(), last.to_numpy(), strict=True):
+            if ts[row] >= u.last_seen[code]:
+                u.names[code], u.emails[code], u.last_seen[code] = names[row], emails[row], ts[row]
+
+    def _grow(self, extra: int) -> None:
+        need = self._n + extra
+        capacity = len(self._cols["ts"])
+        if need <= capacity:
+            return
+        new_capacity = max(need, int(capacity * 1.5) + 1024) if capacity else need
+        for name, old in self._cols.items():
+            grown = np.empty(new_capacity, dtype=old.dtype)
+            grown[: self._n] = old[: self._n]
+            self._cols[name] = grown
+
+    def _resort(self) -> None:
+        order = np.argsort(self._cols["ts"][: self._n], kind="stable")
+        for name, col in self._cols.items():
+            col[: self._n] = col[: self._n][order]
+        self._ids = pa.chunked_array([self._ids.combine_chunks().take(pa.array(order))])
+
+    # -- what the controls offer -----------------------------------------------------------
+    def options(self) -> dict[str, list[str]]:
+        """The API keys, tags and teams present, sorted, for the filter choices."""
+        used_tags = {t for members in self.tagset_members for t in members}
+        return {
+            "api_keys": sorted(self.keys.values, key=str.casefold),
+            "tags": sorted((self.tags.values[t] for t in used_tags), key=str.casefold),
+            "teams": sorted(self.teams.values, key=str.casefold),
+        }
+
+    def time_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """First and last request time, or None when empty."""
+        if not self._n:
+            return None
+        ts = self._cols["ts"]
+        return pd.Timestamp(int(ts[0]), tz="UTC"), pd.Timestamp(int(ts[self._n - 1]), tz="UTC")

@@ -1,0 +1,114 @@
+"""The time window of a selection and its bucket edges, exact in any IANA time zone."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .selection import Selection
+
+HOUR_NS = 3_600 * 10**9
+QUARTER_NS = 900 * 10**9  # every real zone's offset is a multiple of 15 minutes
+DAY = _dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where a selection looks: requests with ``start_ns <= ts <= end_ns``, in buckets.
+
+    ``edges`` are UTC nanoseconds; bucket ``i`` is ``[edges[i], edges[i + 1])``.
+    """
+
+    edges: np.ndarray
+    stop_ns: int
+    granularity: Literal["hour", "day"]
+    tz: str
+
+    @property
+    def start_ns(self) -> int:
+        return int(self.edges[0])
+
+    @property
+    def end_ns(self) -> int:
+        """Last instant a request may have: the window's end, but never after ``now``."""
+        return min(self.stop_ns, int(self.edges[-1]) - 1)
+
+    @property
+    def n_buckets(self) -> int:
+        return len(self.edges) - 1
+
+    @property
+    def labels(self) -> pd.DatetimeIndex:
+        """Bucket starts, tz-aware in the window's zone."""
+        return pd.DatetimeIndex(self.edges[:-1], tz="UTC").tz_convert(self.tz).rename("bucket")
+
+    def bucket_of(self, ts: np.ndarray) -> np.ndarray:
+        """Bucket index of each timestamp (all inside the window)."""
+        edges = self.edges
+        rel = edges - edges[0]
+        if len(edges) > 1 and not (rel % QUARTER_NS).any():
+            quarters = int(rel[-1] // QUARTER_NS)
+            table = np.repeat(np.arange(len(edges) - 1, dtype=np.int32), np.diff(rel) // QUARTER_NS)
+            assert len(table) == quarters
+            return table[(ts - edges[0]) // QUARTER_NS]
+        return (np.searchsorted(edges, ts, side="right") - 1).astype(np.int32)
+
+
+def window_for(selection: Selection, now: pd.Timestamp, tz: str) -> Window:
+    """The window a selection covers at ``now`` (UTC) in zone ``tz``.
+
+    Examples
+    --------
+    >>> w = window_for(Selection(range="7d"), pd.Timestamp("2026-03-10 15:00", tz="UTC"), "UTC")
+    >>> w.n_buckets, str(w.labels[0].date())
+    (7, '2026-03-04')
+    """
+    selection.check()
+    now_ns = int(now.value)
+    local_today = now.tz_convert(tz).date()
+    if selection.range == "24h":
+        edges = _hour_edges_around(now_ns, tz)
+        return Window(edges, now_ns, "hour", tz)
+    if selection.range == "custom":
+        assert selection.start is not None and selection.end is not None
+        first, last = selection.start, selection.end
+        if (last - first).days + 1 <= 2:
+            lo, hi = _midnights([first, last + DAY], tz)
+            edges = _hour_edges_between(lo, hi, tz)
+            return Window(edges, now_ns, "hour", tz)
+    else:
+        days = int(selection.range.removesuffix("d"))
+        first, last = local_today - (days - 1) * DAY, local_today
+    edges = _midnights([first + i * DAY for i in range((last - first).days + 2)], tz)
+    return Window(edges, now_ns, "day", tz)
+
+
+def _midnights(dates: list[_dt.date], tz: str) -> np.ndarray:
+    """The instants (UTC ns) at which each local date begins."""
+    naive = pd.DatetimeIndex(pd.to_datetime(dates))
+    local = naive.tz_localize(tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
+    return local.tz_convert("UTC").asi8.astype(np.int64)
+
+
+def _local_hour_starts(lo_ns: int, hi_ns: int, tz: str) -> np.ndarray:
+    """Instants in ``[lo_ns, hi_ns]`` at which a local clock hour begins."""
+    first = lo_ns - lo_ns % QUARTER_NS
+    grid = np.arange(first, hi_ns + 1, QUARTER_NS, dtype=np.int64)
+    local = pd.DatetimeIndex(grid, tz="UTC").tz_convert(tz)
+    keep = (local.minute == 0) & (grid >= lo_ns)
+    return grid[keep]
+
+
+def _hour_edges_around(now_ns: int, tz: str) -> np.ndarray:
+    """25 edges of the 24 clock hours that end with the one holding ``now``."""
+    starts = _local_hour_starts(now_ns - 27 * HOUR_NS, now_ns + 2 * HOUR_NS, tz)
+    current = int(np.searchsorted(starts, now_ns, side="right")) - 1
+    return starts[current - 23 : current + 2]
+
+
+def _hour_edges_between(lo_ns: int, hi_ns: int, tz: str) -> np.ndarray:
+    return _local_hour_starts(int(lo_ns), int(hi_ns), tz)
