@@ -246,6 +246,8 @@ def _ranked_models(counts: np.ndarray, names: list[str]) -> list[list[str]]:
 def _latest_team(rows: _Rows) -> np.ndarray:
     """Per user code: team of their latest request in the selection (-1 without any)."""
     last = np.full(rows.n_users, -1, dtype=np.int64)
+    if not len(rows.user):
+        return last
     np.maximum.at(last, rows.user, np.arange(len(rows.user)))
     return np.where(last >= 0, rows.team[np.maximum(last, 0)], -1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import re
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import LogError, LogWarning
 from .prices import price_requests
@@ -49,7 +51,7 @@ def load_log(source: Source, *, lenient: bool = False) -> pd.DataFrame:
         ``.ndjson`` / ``.json`` (JSON lines) file.
     lenient : bool
         False: the first broken rule raises `LogError`. True: rows that break a rule are set
-        aside (`rejected_rows` returns them, with their ``row`` and ``reason``), counted in a
+        aside (`rejected_rows` returns them, with their position and reason), counted in a
         `LogWarning`, and the rest loads.
 
     Returns
@@ -93,13 +95,23 @@ def _read(source: Source) -> pd.DataFrame:
             if path.stat().st_size == 0:
                 raise LogError("(log)", f"file {path.name!r} is empty")
             sep = "\t" if suffix == ".tsv" else ","
-            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+            with warnings.catch_warnings():
+                # A row with more fields than the header would otherwise be cut silently.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                return pd.read_csv(
+                    path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                    index_col=False, on_bad_lines="error",
+                )
         if suffix in (".jsonl", ".ndjson", ".json"):
             return _read_json_lines(path)
     except LogError:
         raise
-    except (ValueError, OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise LogError("(log)", f"file {path.name!r} cannot be read: {exc}") from None
+    except (
+        ValueError, OSError, pa.ArrowException, UnicodeDecodeError, pd.errors.ParserError,
+        pd.errors.ParserWarning,
+    ) as exc:  # fmt: skip
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LogError("(log)", f"file {path.name!r} cannot be read: {detail}") from None
     raise LogError("(log)", f"unknown file type {suffix!r}: use .csv, .parquet or .jsonl")
 
 
@@ -112,9 +124,16 @@ def _read_json_lines(path: Path) -> pd.DataFrame:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise LogError("(log)", f"line {number} is not valid JSON ({exc.msg})") from None
+                raise LogError(
+                    "(log)",
+                    f"line {number} is not valid JSON ({exc.msg} at column {exc.colno}); "
+                    "the file must hold JSON lines: one request object per line",
+                ) from None
             if not isinstance(record, dict):
-                raise LogError("(log)", f"line {number} is not a JSON object")
+                raise LogError(
+                    "(log)", f"line {number} is not a JSON object; the file must hold one request "
+                    "object per line",
+                )  # fmt: skip
             records.append(record)
     if not records:
         raise LogError("(log)", f"file {path.name!r} holds no requests")
@@ -133,9 +152,14 @@ class _Validator:
 
     def run(self) -> pd.DataFrame:
         frame = self.frame
+        repeated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        if repeated:
+            raise LogError(repeated[0], f"column names must be unique; repeated: {repeated}")
         missing = [c for c in REQUIRED if c not in frame.columns]
         if missing:
-            raise LogError(missing[0], "required column is missing")
+            found = ", ".join(map(str, frame.columns[:20])) or "none"
+            others = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
+            raise LogError(missing[0], f"required column is missing{others}; columns found: {found}")
         ids = self._text("request_id", required=True)
         self.out["timestamp"] = self._timestamps()
         self.out["user_id"] = self._text("user_id", required=True)
@@ -151,17 +175,20 @@ class _Validator:
         self.out["request_id"] = ids
 
         keep = ~self.bad
-        rejected = frame.loc[self.bad].assign(row=np.flatnonzero(self.bad), reason=self.reasons[self.bad])
+        rejected = frame.loc[self.bad].assign(
+            rejected_row=np.flatnonzero(self.bad), rejected_reason=self.reasons[self.bad]
+        )
         result = pd.DataFrame({c: self.out[c] for c in CANONICAL if c != "cost"}).loc[keep]
         result["cost"] = cost[keep]
-        extra = [c for c in frame.columns if c not in CANONICAL and c not in ("row", "reason")]
+        extra = [c for c in frame.columns if c not in CANONICAL]
         for column in extra:
             result[column] = frame.loc[keep, column]
         result = self._finish(result)
         if len(rejected):
+            counts = rejected["rejected_reason"].value_counts()
+            summary = "; ".join(f"{n} × {reason}" for reason, n in counts.items())
             warnings.warn(
-                f"{len(rejected)} of {len(frame)} rows set aside (see rejected_rows(log)): "
-                f"{rejected['reason'].iloc[0]}",
+                f"{len(rejected)} of {len(frame)} rows set aside (see rejected_rows(log)): {summary}",
                 LogWarning,
                 stacklevel=3,
             )
@@ -217,6 +244,8 @@ class _Validator:
         if not self.lenient:
             row = int(np.flatnonzero(mask)[0])
             value = values.iloc[row] if hasattr(values, "iloc") else values[row]
+            if isinstance(value, np.generic):
+                value = value.item()
             rid = self.frame["request_id"].iloc[row] if column != "request_id" else None
             raise LogError(
                 column, rule, row, value, count=int(mask.sum()),
@@ -228,16 +257,15 @@ class _Validator:
     def _text(self, column: str, *, required: bool = False) -> pd.Series:
         """The column as categorical text; rules are checked once per distinct value."""
         raw = self.frame[column]
-        codes, uniques = pd.factorize(raw.astype(object), use_na_sentinel=True)
-        uniques = np.asarray(uniques, dtype=object)
+        codes, uniques = _factorize_text(raw)
         not_text = np.array([not isinstance(u, str) for u in uniques], dtype=bool)
         if not_text.any():
             self._fail(column, "must be text", np.isin(codes, np.flatnonzero(not_text)), raw)
         if required:
-            empty = np.array([not isinstance(u, str) or not u.strip() for u in uniques], dtype=bool)
-            missing = (codes < 0) | np.isin(codes, np.flatnonzero(empty))
-            self._fail(column, "must not be empty", missing, raw)
-        cleaned = [_UNSAFE_TEXT.sub("\ufffd", u) if isinstance(u, str) else None for u in uniques]
+            self._fail(column, "is missing", codes < 0, raw)
+            empty = np.array([isinstance(u, str) and not u.strip() for u in uniques], dtype=bool)
+            self._fail(column, "must not be empty", np.isin(codes, np.flatnonzero(empty)), raw)
+        cleaned = [_repair(u) if isinstance(u, str) else None for u in uniques]
         return _categorical(codes, cleaned, raw.index)
 
     def _optional_text(self, column: str, fallback: str | pd.Series) -> pd.Series:
@@ -257,22 +285,11 @@ class _Validator:
 
     def _timestamps(self) -> pd.Series:
         raw = self.frame["timestamp"]
-        if isinstance(raw.dtype, pd.DatetimeTZDtype):
-            ts = raw.dt.tz_convert("UTC")
-        elif pd.api.types.is_datetime64_any_dtype(raw.dtype):
-            ts = raw.dt.tz_localize("UTC")
-        elif isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_timestamp(raw.dtype.pyarrow_dtype):
-            ts = pd.to_datetime(raw.astype(object), utc=True)
-        else:
-            values = raw.astype(object)
-            is_text = values.map(lambda v: isinstance(v, str) or v is None).to_numpy()
-            is_time = values.map(lambda v: isinstance(v, pd.Timestamp | np.datetime64)).to_numpy()
-            self._fail("timestamp", "must be a date-time (ISO 8601 text)", ~(is_text | is_time), raw)
-            values = values.where(is_text | is_time, None).map(_clean_timestamp_text)
-            ts = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-        ts = ts.astype("datetime64[ns, UTC]") if len(ts) else ts.astype("datetime64[ns, UTC]")
-        self._fail("timestamp", "must be a valid date-time", ts.isna().to_numpy(), raw)
-        return ts
+        self._fail("timestamp", "is missing", raw.isna().to_numpy(), raw)
+        ns, invalid = _timestamp_ns(raw)
+        self._fail("timestamp", "must be a valid date-time (ISO 8601)", invalid & raw.notna().to_numpy(), raw)
+        ns = np.where(invalid | raw.isna().to_numpy(), 0, ns)
+        return pd.Series(pd.DatetimeIndex(ns.astype("datetime64[ns]"), tz="UTC"), index=raw.index)
 
     def _tokens(self, column: str) -> pd.Series:
         raw = self.frame[column]
@@ -311,27 +328,165 @@ class _Validator:
         if "tags" not in self.frame:
             return pd.Series(pa.array([[]] * n, type=pa.list_(pa.string())), dtype=TAGS_DTYPE)
         raw = self.frame["tags"]
-        parsed = _parse_tag_column(raw)
-        unparseable = np.array([p is None for p in parsed])
+        if isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_list(raw.dtype.pyarrow_dtype):
+            return self._arrow_tags(raw)
+        parsed = [_parse_tags(v) for v in raw.astype(object)]
+        unparseable = np.array([p is None for p in parsed], dtype=bool)
         self._fail("tags", "must be a list of 'key:value' strings", unparseable, raw)
         parsed = [p or [] for p in parsed]
-        too_many = np.array([len(p) > MAX_TAGS for p in parsed])
-        self._fail("tags", f"at most {MAX_TAGS} tags per request", too_many, raw)
-        distinct = pd.unique(pd.Series([t for p in parsed for t in p], dtype=object))
-        bad_tags = {t for t in distinct if not isinstance(t, str) or not TAG_RE.match(t)}
-        if bad_tags:
-            malformed = np.array([any(t in bad_tags for t in p) for p in parsed])
-            self._fail(
-                "tags",
-                "each tag is key:value, both 1-64 letters, digits, '-', '_' or '.', "
-                "starting and ending with a letter or digit",
-                malformed,
-                raw,
-            )
-        clean = [
-            [] if self.bad[i] else list(dict.fromkeys(p)) for i, p in enumerate(parsed)
-        ]
+        self._check_tags(parsed, raw)
+        clean = [[] if self.bad[i] else list(dict.fromkeys(p)) for i, p in enumerate(parsed)]
         return pd.Series(pa.array(clean, type=pa.list_(pa.string())), dtype=TAGS_DTYPE)
+
+    def _check_tags(self, parsed: list[list[Any]], raw: pd.Series) -> None:
+        too_many = np.array([len(p) > MAX_TAGS for p in parsed], dtype=bool)
+        self._fail("tags", f"at most {MAX_TAGS} tags per request", too_many, raw)
+        verdict: dict[str, bool] = {}
+
+        def bad(tag: Any) -> bool:
+            if not isinstance(tag, str):
+                return True
+            if tag not in verdict:
+                verdict[tag] = TAG_RE.match(tag) is None
+            return verdict[tag]
+
+        first_bad = [next((t for t in p if bad(t)), None) for p in parsed]
+        malformed = np.array([any(bad(t) for t in p) for p in parsed], dtype=bool)
+        self._fail("tags", _TAG_RULE, malformed, first_bad)
+
+    def _arrow_tags(self, raw: pd.Series) -> pd.Series:
+        """Tags already held as Arrow lists (Parquet): checked per distinct tag, vectorised."""
+        arr = pa.chunked_array(pa.array(raw).chunks if isinstance(pa.array(raw), pa.ChunkedArray)
+                               else [pa.array(raw)]).combine_chunks()
+        arr = arr.cast(pa.list_(pa.string()))
+        lengths = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
+        self._fail("tags", f"at most {MAX_TAGS} tags per request", lengths > MAX_TAGS, raw)
+        flat = pc.list_flatten(arr)
+        parent = pc.list_parent_indices(arr).to_numpy(zero_copy_only=False)
+        distinct = pc.unique(flat).to_pylist()
+        bad_tags = [t for t in distinct if t is None or TAG_RE.match(t) is None]
+        if bad_tags:
+            hit = pc.is_in(flat, value_set=pa.array(bad_tags, pa.string())).fill_null(True)
+            hit = hit.to_numpy(zero_copy_only=False)
+            rows = parent[hit]
+            malformed = np.zeros(len(raw), dtype=bool)
+            malformed[rows] = True
+            first_bad: list[Any] = [None] * len(raw)
+            for row, tag in zip(rows[::-1], np.asarray(flat.filter(pa.array(hit)).to_pylist())[::-1], strict=True):
+                first_bad[row] = tag
+            self._fail("tags", _TAG_RULE, malformed, first_bad)
+        codes = pc.index_in(flat, value_set=pc.unique(flat)).to_numpy(zero_copy_only=False)
+        repeats = pd.DataFrame({"row": parent, "tag": codes}).duplicated().to_numpy()
+        if self.bad.any() or repeats.any():
+            rows = set(np.flatnonzero(self.bad).tolist()) | set(parent[repeats].tolist())
+            lists = arr.to_pylist()
+            for row in rows:
+                lists[row] = [] if self.bad[row] else list(dict.fromkeys(lists[row] or []))
+            arr = pa.array(lists, type=pa.list_(pa.string()))
+        arr = pc.if_else(pc.is_null(arr), pa.scalar([], pa.list_(pa.string())), arr)
+        return pd.Series(arr, dtype=TAGS_DTYPE, index=raw.index)
+
+
+_TAG_RULE = (
+    "a tag must be key:value, each part 1-64 letters, digits, '-', '_' or '.', "
+    "starting and ending with a letter or digit"
+)
+
+
+def _repair(text: str) -> str:
+    """Unsafe characters become visible escapes (distinct texts stay distinct)."""
+    return _UNSAFE_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _factorize_text(raw: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Codes and distinct values of a column, exact even for texts that are not valid Unicode.
+
+    pandas' string hash table merges texts holding lone surrogates, so such texts are repaired
+    before they are counted; Arrow refuses them, which is how they are found quickly.
+    """
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        cat_codes, cat_uniques = _factorize_text(pd.Series(raw.cat.categories.to_numpy(dtype=object)))
+        table = np.append(cat_codes, -1)
+        return table[raw.cat.codes.to_numpy()], cat_uniques
+    values = raw.to_numpy(dtype=object, na_value=None)
+    try:
+        if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+            raise TypeError("not all text")  # bytes, numbers, dicts: counted one by one below
+        encoded = pa.array(values, type=pa.string(), from_pandas=True).dictionary_encode()
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+        pass
+    else:
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        codes = np.where(np.isnan(codes), -1, codes).astype(np.int64) if codes.dtype.kind == "f" else codes
+        return codes.astype(np.int64), encoded.dictionary.to_pylist()
+    # Slow path: some values are not text, or not valid Unicode.
+    keyed = np.array(
+        [
+            None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
+            else _repair(v) if isinstance(v, str)
+            else _Opaque(v)
+            for v in values
+        ],
+        dtype=object,
+    )  # fmt: skip
+    codes, uniques = pd.factorize(keyed, use_na_sentinel=True)
+    return codes.astype(np.int64), [u.value if isinstance(u, _Opaque) else u for u in uniques]
+
+
+class _Opaque:
+    """A non-text value, hashable by identity, so dicts and lists can be counted and refused."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+_OFFSET_AT_END = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
+
+
+def _timestamp_ns(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """UTC nanoseconds of each value, and which values are not valid date-times."""
+    n = len(raw)
+    if isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_timestamp(raw.dtype.pyarrow_dtype):
+        arr = pa.array(raw)
+        factor = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[arr.type.unit]
+        ints = arr.cast(pa.int64()).to_numpy(zero_copy_only=False).astype("float64")
+        ok = np.isfinite(ints) & (np.abs(ints) * factor < 2**63 - 1)
+        ns = np.where(ok, np.nan_to_num(ints), 0).astype(np.int64) * factor
+        return ns, ~ok
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.dt.tz_convert("UTC").array.asi8.copy(), raw.isna().to_numpy()
+    if pd.api.types.is_datetime64_dtype(raw.dtype):
+        return raw.astype("datetime64[ns]").array.asi8.copy(), raw.isna().to_numpy()
+    values = raw.to_numpy(dtype=object, na_value=None)
+    ns = np.zeros(n, dtype=np.int64)
+    invalid = np.ones(n, dtype=bool)
+    is_text = np.array([isinstance(v, str) for v in values], dtype=bool)
+    is_time = np.array([isinstance(v, _dt.datetime | np.datetime64) for v in values], dtype=bool)
+    if is_text.any():
+        texts = pd.Series([_clean_timestamp_text(v) for v in values[is_text]], dtype=object)
+        has_offset = texts.str.contains(_OFFSET_AT_END, regex=True, na=False).to_numpy()
+        parsed = np.full(len(texts), np.iinfo(np.int64).min, dtype=np.int64)
+        for mask, utc in ((has_offset, True), (~has_offset, False)):
+            if mask.any():
+                stamps = pd.to_datetime(texts[mask], utc=utc, errors="coerce", format="ISO8601")
+                if not utc:
+                    stamps = stamps.dt.tz_localize("UTC")
+                parsed[mask] = stamps.astype("datetime64[ns, UTC]").array.asi8
+        ns[is_text] = parsed
+        invalid[is_text] = parsed == np.iinfo(np.int64).min
+    for i in np.flatnonzero(is_time):
+        try:
+            stamp = pd.Timestamp(values[i])
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            ns[i], invalid[i] = stamp.value, False
+        except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+            pass
+    return ns, invalid
 
 
 def _categorical(codes: np.ndarray, values: list[str | None], index: pd.Index) -> pd.Series:
@@ -367,14 +522,8 @@ def _exact_ints(raw: pd.Series) -> np.ndarray | None:
     return None
 
 
-def _parse_tag_column(raw: pd.Series) -> list[list[Any] | None]:
-    if isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_list(raw.dtype.pyarrow_dtype):
-        return [[] if v is None else v for v in pa.array(raw).to_pylist()]
-    return [_parse_tags(v) for v in raw.astype(object)]
-
-
 def _parse_tags(value: Any) -> list[Any] | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return []
     if isinstance(value, list | tuple | np.ndarray):
         return list(value)
@@ -393,8 +542,8 @@ def _parse_tags(value: Any) -> list[Any] | None:
 
 
 def rejected_rows(log: pd.DataFrame) -> pd.DataFrame:
-    """The rows a lenient `load_log` set aside: the input's values, ``row`` (position in the
-    input) and ``reason``.
+    """The rows a lenient `load_log` set aside: the input's values, ``rejected_row`` (position in
+    the input) and ``rejected_reason``.
 
     Examples
     --------

@@ -32,6 +32,51 @@ _COLUMNS: dict[str, type] = {
 }
 
 
+class _IdIndex:
+    """Which request ids are held: two independent 64-bit hashes per id, sorted by the first.
+
+    Two hashes make a false match between different ids a 1-in-2**128 event, so ids need not be
+    kept as strings. New ids gather in a small sorted run merged into the main run now and then,
+    so adding a live tick's ids costs O(new ids), not a re-sort of everything.
+    """
+
+    _KEYS = ("usage-widgets-01", "usage-widgets-02")
+
+    def __init__(self) -> None:
+        empty = np.zeros(0, dtype=np.uint64)
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = [(empty, empty), (empty, empty)]
+
+    @classmethod
+    def hashes(cls, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        values = np.asarray(ids.astype(object), dtype=object)
+        return tuple(pd.util.hash_array(values, hash_key=k, categorize=False) for k in cls._KEYS)  # type: ignore[return-value]
+
+    def contains(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(h1), dtype=bool)
+        for run1, run2 in self._runs:
+            if not len(run1):
+                continue
+            lo = np.searchsorted(run1, h1, side="left")
+            hi = np.searchsorted(run1, h1, side="right")
+            for i in np.flatnonzero(hi > lo):  # first hashes equal: rare unless the id is held
+                found[i] |= bool((run2[lo[i] : hi[i]] == h2[i]).any())
+        return found
+
+    def add(self, h1: np.ndarray, h2: np.ndarray) -> None:
+        (main1, main2), (new1, new2) = self._runs
+        new1, new2 = _merge(new1, new2, h1, h2)
+        if len(new1) > max(65_536, len(main1) // 16):
+            self._runs = [_merge(main1, main2, new1, new2), (new1[:0], new2[:0])]
+        else:
+            self._runs[1] = (new1, new2)
+
+
+def _merge(a1: np.ndarray, a2: np.ndarray, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.concatenate([a1, b1])
+    order = np.argsort(keys, kind="stable")  # two sorted runs: linear for timsort
+    return keys[order], np.concatenate([a2, b2])[order]
+
+
 class _Dictionary:
     """Distinct strings and their codes, in order of first appearance."""
 
@@ -91,7 +136,7 @@ class RequestStore:
     def __init__(self) -> None:
         self._n = 0
         self._cols: dict[str, np.ndarray] = {name: np.zeros(0, dt) for name, dt in _COLUMNS.items()}
-        self._ids = pa.chunked_array([], type=pa.string())
+        self._ids: _IdIndex | None = None  # built when the first requests are appended
         self.users = Users(_Dictionary(), [], [], [])
         self.teams = _Dictionary()
         self.keys = _Dictionary()
@@ -149,7 +194,6 @@ class RequestStore:
         lo, hi = self._n, self._n + len(frame)
         for name, values in encoded.items():
             self._cols[name][lo:hi] = values
-        self._ids = pa.chunked_array([*self._ids.chunks, pa.array(frame["request_id"], pa.string())])
         self._n = hi
         if out_of_order:
             self._resort()
@@ -157,18 +201,15 @@ class RequestStore:
         return len(frame)
 
     def _drop_known(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Requests already held can only come back with the same timestamp."""
-        if not self._n:
-            return frame
-        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        held = self._cols["ts"][: self._n]
-        lo = int(np.searchsorted(held, ts.min(), side="left"))
-        hi = int(np.searchsorted(held, ts.max(), side="right"))
-        if lo == hi:
-            return frame
-        held_ids = self._ids.slice(lo, hi - lo)
-        known = pc.is_in(pa.array(frame["request_id"], pa.string()), value_set=held_ids.combine_chunks())
-        return frame.loc[~np.asarray(known.to_numpy(zero_copy_only=False), dtype=bool)]
+        """Requests whose id is already held are dropped (the log itself has no repeats)."""
+        h1, h2 = _IdIndex.hashes(frame["request_id"])
+        if self._ids is None:
+            self._ids = _IdIndex()
+        known = self._ids.contains(h1, h2)
+        if known.any():
+            frame, h1, h2 = frame.loc[~known], h1[~known], h2[~known]
+        self._ids.add(h1, h2)
+        return frame
 
     def _encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         tags = pa.array(frame["tags"], type=pa.list_(pa.string()))
@@ -224,7 +265,6 @@ class RequestStore:
         order = np.argsort(self._cols["ts"][: self._n], kind="stable")
         for name, col in self._cols.items():
             col[: self._n] = col[: self._n][order]
-        self._ids = pa.chunked_array([self._ids.combine_chunks().take(pa.array(order))])
 
     # -- what the controls offer -----------------------------------------------------------
     def options(self) -> dict[str, list[str]]:

@@ -1,0 +1,111 @@
+"""Where requests come from: a fixed log, or one that grows and can be asked what is new."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+from .errors import LogError
+from .schema import load_log
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A request log the dashboard reads from.
+
+    ``read()`` gives everything there is now; ``read_new()`` what arrived since the previous
+    call (possibly requests already seen: the store counts each ``request_id`` once).
+    """
+
+    def read(self) -> pd.DataFrame: ...
+
+    def read_new(self) -> pd.DataFrame: ...
+
+
+class FrameSource:
+    """A fixed log: a DataFrame or a file read once. Nothing new ever arrives."""
+
+    def __init__(self, log: pd.DataFrame | str | os.PathLike) -> None:
+        self._log = log
+
+    def read(self) -> pd.DataFrame:
+        return load_log(self._log)
+
+    def read_new(self) -> pd.DataFrame:
+        return _empty()
+
+
+class FileSource:
+    """A log file that grows: rows appended to a CSV / JSON-lines file, or new files in a
+    Parquet folder. Only complete lines are read; a half-written last line waits for the next
+    call."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._offset = 0
+        self._header = b""
+        self._seen_files: set[str] = set()
+
+    def read(self) -> pd.DataFrame:
+        self._offset, self._seen_files = 0, set()
+        return self.read_new()
+
+    def read_new(self) -> pd.DataFrame:
+        if self.path.is_dir():
+            return self._new_parquet_files()
+        return self._appended_lines()
+
+    def _new_parquet_files(self) -> pd.DataFrame:
+        files = sorted(p for p in self.path.glob("*.parquet") if p.name not in self._seen_files)
+        frames = [pd.read_parquet(p, dtype_backend="pyarrow") for p in files]
+        self._seen_files.update(p.name for p in files)
+        return load_log(pd.concat(frames, ignore_index=True)) if frames else _empty()
+
+    def _appended_lines(self) -> pd.DataFrame:
+        if not self.path.exists():
+            raise LogError("(log)", f"file {self.path.name!r} does not exist")
+        size = self.path.stat().st_size
+        if size < self._offset:  # the file was replaced or truncated: start over
+            self._offset = 0
+        with self.path.open("rb") as fh:
+            fh.seek(self._offset)
+            chunk = fh.read(size - self._offset)
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        if not complete.strip():
+            return _empty()
+        is_csv = self.path.suffix.lower() in (".csv", ".tsv", ".txt")
+        if is_csv and self._offset == 0:
+            self._header, _, _ = complete.partition(b"\n")
+            body = complete
+        elif is_csv:
+            body = self._header + b"\n" + complete
+        else:
+            body = complete
+        self._offset += len(complete)
+        return load_log(_parse(body, self.path.suffix.lower()))
+
+
+class CallableSource:
+    """Adapts two functions (``read()``, ``read_new()``) to a `Source`; handy in tests."""
+
+    def __init__(self, read: Callable[[], pd.DataFrame], read_new: Callable[[], pd.DataFrame]) -> None:
+        self.read, self.read_new = read, read_new  # type: ignore[method-assign]
+
+
+def _parse(body: bytes, suffix: str) -> pd.DataFrame:
+    if suffix in (".csv", ".tsv", ".txt"):
+        sep = "\t" if suffix == ".tsv" else ","
+        return pd.read_csv(io.BytesIO(body), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    return pd.read_json(io.BytesIO(body), lines=True, dtype=False, convert_dates=False)
+
+
+def _empty() -> pd.DataFrame:
+    return load_log(
+        pd.DataFrame(columns=["request_id", "timestamp", "user_id", "api_key", "model",
+                              "input_tokens", "output_tokens"])
+    )
