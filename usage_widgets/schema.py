@@ -218,6 +218,7 @@ class _Validator:
                 result["model"].to_numpy(dtype=object)[missing_cost],
                 result["input_tokens"].to_numpy()[missing_cost],
                 result["output_tokens"].to_numpy()[missing_cost],
+                result["timestamp"].array.asi8[missing_cost],
             )
         result["priced"] = result["cost"].notna()
         unknown = ~result["priced"].to_numpy() & ~flagged
