@@ -36,6 +36,7 @@ ID_DTYPE = pd.StringDtype("pyarrow")
 
 # Lone UTF-16 surrogates cannot be sent to the browser; C0/C1 controls and bidi overrides can
 # disguise or reorder what is shown. They are replaced when a log is loaded.
+_UNSAFE_RE2 = "[\\x{00}-\\x{08}\\x{0b}-\\x{1f}\\x{7f}-\\x{9f}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}]"
 _UNSAFE_TEXT = re.compile("[\ud800-\udfff]|[\x00-\x08\x0b-\x1f\x7f-\x9f]|[\u202a-\u202e\u2066-\u2069]")
 
 Source = pd.DataFrame | str | os.PathLike
@@ -160,7 +161,7 @@ class _Validator:
             found = ", ".join(map(str, frame.columns[:20])) or "none"
             others = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
             raise LogError(missing[0], f"required column is missing{others}; columns found: {found}")
-        ids = self._text("request_id", required=True)
+        ids = self._text("request_id", required=True, categorical=False)
         self.out["timestamp"] = self._timestamps()
         self.out["user_id"] = self._text("user_id", required=True)
         self.out["api_key"] = self._text("api_key", required=True)
@@ -197,7 +198,8 @@ class _Validator:
         return result
 
     def _finish(self, result: pd.DataFrame) -> pd.DataFrame:
-        dup = result["request_id"].duplicated(keep="first").to_numpy()
+        ids = pa.chunked_array(pa.array(result["request_id"])).combine_chunks()
+        dup = pd.Series(ids.dictionary_encode().indices.to_numpy(zero_copy_only=False)).duplicated().to_numpy()
         if dup.any():
             warnings.warn(
                 f"{int(dup.sum())} repeated request_id values counted once "
@@ -231,9 +233,9 @@ class _Validator:
                 LogWarning,
                 stacklevel=4,
             )
-        for column in ("user_id", "user_name", "user_email", "team", "api_key", "model"):
-            result[column] = result[column].cat.remove_unused_categories()
-        result["request_id"] = result["request_id"].astype(object).astype(ID_DTYPE)
+        if dup.any() or self.bad.any():
+            for column in ("user_id", "user_name", "user_email", "team", "api_key", "model"):
+                result[column] = result[column].cat.remove_unused_categories()
         result.attrs["duplicates_dropped"] = int(dup.sum())
         return result
 
@@ -255,19 +257,36 @@ class _Validator:
         self.bad |= mask
         self.reasons[mask] = f"{column}: {rule}"
 
-    def _text(self, column: str, *, required: bool = False) -> pd.Series:
-        """The column as categorical text; rules are checked once per distinct value."""
+    def _text(self, column: str, *, required: bool = False, categorical: bool = True) -> pd.Series:
+        """The column as text (categorical unless asked otherwise); rules are checked once per
+        distinct value, vectorised when the values are all valid text."""
         raw = self.frame[column]
         codes, uniques = _factorize_text(raw)
-        not_text = np.array([not isinstance(u, str) for u in uniques], dtype=bool)
-        if not_text.any():
-            self._fail(column, "must be text", np.isin(codes, np.flatnonzero(not_text)), raw)
-        if required:
-            self._fail(column, "is missing", codes < 0, raw)
-            empty = np.array([isinstance(u, str) and not u.strip() for u in uniques], dtype=bool)
-            self._fail(column, "must not be empty", np.isin(codes, np.flatnonzero(empty)), raw)
-        cleaned = [_repair(u) if isinstance(u, str) else None for u in uniques]
-        return _categorical(codes, cleaned, raw.index)
+        if isinstance(uniques, pa.Array):
+            if required:
+                self._fail(column, "is missing", codes < 0, raw)
+                trimmed = pc.utf8_length(pc.utf8_trim_whitespace(uniques)).to_numpy(zero_copy_only=False)
+                self._fail(column, "must not be empty", np.isin(codes, np.flatnonzero(trimmed == 0)), raw)
+            unsafe = pc.match_substring_regex(uniques, _UNSAFE_RE2).to_numpy(zero_copy_only=False)
+            if unsafe.any():
+                cleaned = uniques.to_pylist()
+                for i in np.flatnonzero(unsafe):
+                    cleaned[i] = _repair(cleaned[i])
+                uniques = pa.array(cleaned, type=pa.string())
+        else:
+            not_text = np.array([not isinstance(u, str) for u in uniques], dtype=bool)
+            if not_text.any():
+                self._fail(column, "must be text", np.isin(codes, np.flatnonzero(not_text)), raw)
+            if required:
+                self._fail(column, "is missing", codes < 0, raw)
+                empty = np.array([isinstance(u, str) and not u.strip() for u in uniques], dtype=bool)
+                self._fail(column, "must not be empty", np.isin(codes, np.flatnonzero(empty)), raw)
+            uniques = pa.array([_repair(u) if isinstance(u, str) else None for u in uniques], pa.string())
+        if not categorical:
+            taken = uniques.take(pa.array(np.where(codes < 0, 0, codes), mask=codes < 0)) if len(uniques) \
+                else pa.nulls(len(codes), pa.string())
+            return pd.Series(taken, dtype=ID_DTYPE, index=raw.index)
+        return _categorical(codes, uniques, raw.index)
 
     def _optional_text(self, column: str, fallback: str | pd.Series) -> pd.Series:
         """An optional text column; missing or blank values take the fallback."""
@@ -314,9 +333,9 @@ class _Validator:
             return pd.Series(np.nan, index=self.frame.index)
         raw = self.frame["cost"]
         numbers = _to_number(raw)
-        blank = raw.isna().to_numpy() | raw.astype(object).map(
-            lambda v: isinstance(v, str) and not v.strip()
-        ).to_numpy()
+        blank = raw.isna().to_numpy()
+        if not pd.api.types.is_numeric_dtype(raw.dtype):
+            blank |= raw.astype(object).map(lambda v: isinstance(v, str) and not v.strip()).to_numpy()
         self._fail("cost", "must be a number (USD)", numbers.isna().to_numpy() & ~blank, raw)
         values = numbers.to_numpy(dtype="float64", na_value=np.nan)
         self._fail("cost", "must be finite", np.isinf(values), raw)
@@ -399,16 +418,21 @@ def _repair(text: str) -> str:
     return _UNSAFE_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def _factorize_text(raw: pd.Series) -> tuple[np.ndarray, list[Any]]:
+def _factorize_text(raw: pd.Series) -> tuple[np.ndarray, pa.Array | list[Any]]:
     """Codes and distinct values of a column, exact even for texts that are not valid Unicode.
 
     pandas' string hash table merges texts holding lone surrogates, so such texts are repaired
     before they are counted; Arrow refuses them, which is how they are found quickly.
     """
     if isinstance(raw.dtype, pd.CategoricalDtype):
-        cat_codes, cat_uniques = _factorize_text(pd.Series(raw.cat.categories.to_numpy(dtype=object)))
+        cat_codes, cat_uniques = _factorize_text(pd.Series(raw.cat.categories.to_numpy(dtype=object), dtype=object))
         table = np.append(cat_codes, -1)
         return table[raw.cat.codes.to_numpy()], cat_uniques
+    arrow_text = isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_string(raw.dtype.pyarrow_dtype)
+    if arrow_text or (isinstance(raw.dtype, pd.StringDtype) and raw.dtype.storage == "pyarrow"):
+        encoded = pa.chunked_array(pa.array(raw)).combine_chunks().dictionary_encode()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, encoded.dictionary
     values = raw.to_numpy(dtype=object, na_value=None)
     try:
         if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
@@ -417,9 +441,8 @@ def _factorize_text(raw: pd.Series) -> tuple[np.ndarray, list[Any]]:
     except (pa.ArrowException, UnicodeError, TypeError, ValueError):
         pass
     else:
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        codes = np.where(np.isnan(codes), -1, codes).astype(np.int64) if codes.dtype.kind == "f" else codes
-        return codes.astype(np.int64), encoded.dictionary.to_pylist()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, encoded.dictionary
     # Slow path: some values are not text, or not valid Unicode.
     keyed = np.array(
         [
@@ -490,13 +513,18 @@ def _timestamp_ns(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return ns, invalid
 
 
-def _categorical(codes: np.ndarray, values: list[str | None], index: pd.Index) -> pd.Series:
-    """A categorical Series from factorized codes; non-text values become missing."""
-    distinct = list(dict.fromkeys(v for v in values if v is not None))
-    position = {v: i for i, v in enumerate(distinct)}
-    table = np.array([position.get(v, -1) if v is not None else -1 for v in values] + [-1])
-    cat = pd.Categorical.from_codes(table[codes], categories=pd.Index(distinct, dtype=object))
-    return pd.Series(cat, index=index)
+def _categorical(codes: np.ndarray, values: pa.Array, index: pd.Index) -> pd.Series:
+    """A categorical Series from factorized codes; missing values stay missing."""
+    categories = pd.Index(values.to_numpy(zero_copy_only=False), dtype=object)
+    valid = values.is_valid().to_numpy(zero_copy_only=False)
+    if valid.all() and categories.is_unique:
+        table = np.append(np.arange(len(categories)), -1)
+        return pd.Series(pd.Categorical.from_codes(table[codes], categories=categories), index=index)
+    # Repairs can make two texts equal, and non-text values are missing: recount.
+    distinct = pd.Index(categories[valid]).unique()
+    position = distinct.get_indexer(categories)
+    table = np.append(np.where(valid, position, -1), -1)
+    return pd.Series(pd.Categorical.from_codes(table[codes], categories=distinct), index=index)
 
 
 def _clean_timestamp_text(value: Any) -> Any:
