@@ -9,8 +9,8 @@ from collections.abc import Mapping
 
 import ipywidgets as w
 
-from .demo import demo_log
 from .errors import LogError
+from .sources import DemoSource
 
 
 def dashboard_from_env(environ: Mapping[str, str] | None = None) -> w.Widget:
@@ -30,7 +30,7 @@ def dashboard_from_env(environ: Mapping[str, str] | None = None) -> w.Widget:
     source = env.get("USAGE_LOG") or None
     tz = env.get("USAGE_TZ") or "UTC"
     try:
-        return UsageDashboard(source if source else demo_log(), tz=tz)
+        return UsageDashboard(source if source else DemoSource(), tz=tz)
     except LogError as exc:
         return _message(f"The request log could not be opened: {exc}")
     except Exception as exc:  # the page must say something rather than go blank

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ipywidgets as w
 import pandas as pd
 
 from .controls import ControlBar
-from .errors import SelectionError
+from .errors import LogError, SelectionError
 from .report import Report, report
 from .selection import Selection
 from .state import DashboardState
+from .sources import FileSource, FrameSource, Source
 from .store import RequestStore
-from .views import ActivityChart, BreakdownTable, KpiCards, page_style, team_colors
+from .views import ActivityChart, BreakdownTable, KpiCards, style_widget, team_colors
 
 _RANGE_WORDS = {"24h": "the last 24 hours", "7d": "the last 7 days", "14d": "the last 14 days",
                 "30d": "the last 30 days", "custom": "this date range"}  # fmt: skip
@@ -35,6 +38,10 @@ class UsageDashboard(w.VBox):
         Fix the present (for reports of a past moment and for tests); default: the clock.
     selection : Selection, optional
         What to show first.
+    live_interval : float
+        Seconds between two looks for new requests while Live Mode is on.
+    clock : callable, optional
+        Returns the present as a UTC timestamp (default: the system clock); tests pass their own.
 
     Examples
     --------
@@ -47,16 +54,23 @@ class UsageDashboard(w.VBox):
 
     def __init__(
         self,
-        log: pd.DataFrame | str | RequestStore,
+        log: pd.DataFrame | str | os.PathLike | RequestStore | Source,
         *,
         tz: str = "UTC",
         now: Any = None,
         selection: Selection | None = None,
+        live_interval: float = 5.0,
+        clock: Callable[[], pd.Timestamp] | None = None,
     ) -> None:
-        self.store = log if isinstance(log, RequestStore) else RequestStore.from_log(log)
+        self.source, self.store = _open(log)
         self.tz = tz
-        self.now = None if now is None else pd.Timestamp(now)
+        fixed = None if now is None else _utc(now)
+        self.clock = clock or ((lambda: fixed) if fixed is not None else _system_clock)
+        self.live_interval = float(live_interval)
         self.report: Report | None = None
+        self.live_error: str | None = None
+        self.last_update: pd.Timestamp | None = None
+        self._live_task: asyncio.Task | None = None
         self._hold = 0
         self.state = DashboardState(self.store.options())
         if selection is not None:
@@ -70,9 +84,10 @@ class UsageDashboard(w.VBox):
         self.message = w.HTML(layout=w.Layout(display="none"))
         self.message.add_class("uw-message")
         self.results = w.VBox([self.cards, self.chart, self._table_header(), self.table])
-        super().__init__([page_style(), self.controls, self.message, self.results])
+        super().__init__([style_widget(), self.controls, self.message, self.results])
         self.add_class("uw-dashboard")
         self.state.observe(self._state_changed, names=[n for n in self.state.trait_names() if n != "live"])
+        self.state.observe(self._live_switched, names="live")
         self.refresh()
 
     # -- for data scientists ---------------------------------------------------------------
@@ -96,7 +111,7 @@ class UsageDashboard(w.VBox):
         """Recompute the report for the current selection and hand it to every view."""
         selection = self.state.selection
         try:
-            rep = report(self.store, selection, now=self.now, tz=self.tz)
+            rep = report(self.store, selection, now=self.clock(), tz=self.tz)
         except SelectionError as exc:
             self._show_message(str(exc))
             return
@@ -107,6 +122,89 @@ class UsageDashboard(w.VBox):
             self.chart.show(rep.activity, selection.view, self.colors, rep.granularity, rep.tz)
             self.table.set_sort(selection.sort, selection.descending)
             self.table.show(rep.breakdown, selection.view, self.colors, empty_reason=self._empty_reason(rep))
+
+    # -- Live Mode -------------------------------------------------------------------------
+    def _absorb(self, fresh: pd.DataFrame) -> int:
+        """Add new requests (each request_id once) and refresh every view."""
+        added = self.store.append(fresh, validated=True)
+        if added:
+            options = self.store.options()
+            self.state.options = {name: tuple(values) for name, values in options.items()}
+            self.controls.set_choices(options)
+            self.colors = team_colors(self.store.teams.values)
+        self.refresh()
+        self.last_update = self.clock()
+        return added
+
+    async def live_tick(self, timeout: float | None = None) -> bool:
+        """One look for new requests; False (and a warning on the page) when the source fails."""
+        loop = asyncio.get_running_loop()
+        try:
+            fresh = await asyncio.wait_for(
+                loop.run_in_executor(None, self.source.read_new), timeout or max(self.live_interval * 4, 10)
+            )
+        except Exception as exc:  # any failure of the source keeps the last good data
+            self.live_error = _reason(exc)
+            self._show_live_status()
+            return False
+        self.live_error = None
+        self._absorb(fresh)
+        self._show_live_status()
+        return True
+
+    async def _live_loop(self) -> None:
+        delay = self.live_interval
+        while self.state.live:
+            ok = await self.live_tick()
+            delay = self.live_interval if ok else min(max(delay * 2, self.live_interval), 60.0)
+            if not ok:
+                self._show_live_status(retry_in=delay)
+            await asyncio.sleep(delay)
+
+    def _live_switched(self, change: dict) -> None:
+        if change["new"]:
+            self._start_live()
+        else:
+            self._stop_live()
+        self._show_live_status()
+
+    def _start_live(self) -> None:
+        if self._live_task is not None and not self._live_task.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        self._live_task = loop.create_task(self._live_loop())
+
+    def _stop_live(self) -> None:
+        if self._live_task is not None:
+            self._live_task.cancel()
+            self._live_task = None
+
+    def _show_live_status(self, retry_in: float | None = None) -> None:
+        status = self.controls.live_status
+        if not self.state.live:
+            status.value = ""
+            return
+        if self.live_error:
+            again = f" · retrying in {retry_in:.0f} s" if retry_in else ""
+            status.value = (
+                "<span class='uw-live-warn' title='The last good data stays on screen'>"
+                f"⚠ Log unavailable: {html.escape(self.live_error)}{again}</span>"
+            )
+            return
+        when = self.last_update.tz_convert(self.tz).strftime("%H:%M:%S") if self.last_update else "…"
+        status.value = f"<span class='uw-live-on'>● Live · updated {when}</span>"
+
+    def close(self) -> None:
+        """Stop Live Mode's task and close every widget of the dashboard."""
+        self._stop_live()
+        for widget in (self.controls, self.cards, self.chart, self.table, self.message, self.results):
+            close = getattr(widget, "close", None)
+            if callable(close):
+                close()
+        super().close()
 
     def _state_changed(self, _change: dict) -> None:
         if not self._hold:
@@ -154,3 +252,38 @@ class UsageDashboard(w.VBox):
             [title, self.controls.search],
             layout=w.Layout(justify_content="space-between", align_items="center", margin="8px 0 4px 0"),
         )
+
+
+def _open(log: Any) -> tuple[Source, RequestStore]:
+    """The source to follow and the store built from what it has now."""
+    if isinstance(log, RequestStore):
+        return FrameSource(pd.DataFrame()), log
+    if isinstance(log, Source) and not isinstance(log, pd.DataFrame):
+        source: Source = log
+    elif isinstance(log, str | os.PathLike):
+        source = FileSource(log)
+    else:
+        source = FrameSource(log)
+    store = RequestStore()
+    store.append(source.read(), validated=True)
+    return source, store
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _system_clock() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, safe description of a failure: never a traceback, path or connection string."""
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return "the log did not answer in time"
+    if isinstance(exc, FileNotFoundError | OSError):
+        return "the log file cannot be read"
+    if isinstance(exc, LogError):
+        return f"bad rows in the log ({exc.rule})"
+    return f"{type(exc).__name__}"

@@ -73,8 +73,9 @@ _EXTRA_TAGS = (
     "region:eu-west-1", "region:us-east-1", "cache:warm",
 )  # fmt: skip
 _ANOMALY_TAGS = ("env:dev", "app:batch-eval")
-_ANOMALY_MODELS = ("claude-sonnet-4-0", "gpt-4.1", "gpt-4o")
+_ANOMALY_MODELS = ("gpt-4.1-mini", "claude-3-5-haiku-latest", "gpt-4.1-mini")
 _BATCH_FEATURE = "eval"
+_RUNAWAY_GAP_S = 4  # the runaway job's mean seconds between calls, at the least
 
 #: Models called (names the price table knows, all priced linearly), their popularity and how
 #: much longer than usual their outputs are (reasoning models bill hidden reasoning tokens).
@@ -785,7 +786,8 @@ def _runaway_times(
     mine = t[lo:hi] - window.lo - 1  # 0 .. days * _DAY_US - 1
     mine = mine[mine < n_before * _DAY_US]
     usual = max(float(np.median(np.bincount(mine // _DAY_US, minlength=n_before))), 1.0)
-    n = max(by_cost, int(15 * usual * duration / _DAY_US) + 20)
+    # A script in a loop: at least one call every few seconds, so a live page sees it move.
+    n = max(by_cost, int(15 * usual * duration / _DAY_US) + 20, duration // (_RUNAWAY_GAP_S * 10**6))
     return window.hi - (rng.random(n) * duration).astype(np.int64)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
 from .errors import LogError
@@ -88,6 +89,42 @@ class FileSource:
             body = complete
         self._offset += len(complete)
         return load_log(_parse(body, self.path.suffix.lower()))
+
+
+class DemoSource:
+    """The demo log, growing in real time: requests "arrive" as the clock passes their time.
+
+    The log is generated once from `demo_log`'s model up to a day ahead of the start (so the
+    running anomaly goes on), and served up to the present on every read.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        users: int = 250,
+        days: int = 90,
+        *,
+        clock: Callable[[], pd.Timestamp] | None = None,
+        ahead: pd.Timedelta = pd.Timedelta(days=1),
+    ) -> None:
+        from .demo import demo_log
+
+        self.clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
+        start = self.clock()
+        self._log = demo_log(seed=seed, users=users, days=days, now=start + ahead)
+        self._ts = self._log["timestamp"].array.asi8
+        self._served = start.value
+        self.anomaly_user_id = self._log.attrs.get("anomaly_user_id")
+
+    def read(self) -> pd.DataFrame:
+        return self._log.iloc[: int(np.searchsorted(self._ts, self._served, side="right"))]
+
+    def read_new(self) -> pd.DataFrame:
+        now = max(self.clock().value, self._served)
+        lo = int(np.searchsorted(self._ts, self._served, side="right"))
+        hi = int(np.searchsorted(self._ts, now, side="right"))
+        self._served = now
+        return self._log.iloc[lo:hi]
 
 
 class CallableSource:
