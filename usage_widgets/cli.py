@@ -45,7 +45,10 @@ def voila_command(args: argparse.Namespace, token: str | None) -> list[str]:
         "--MappingKernelManager.cull_interval=60",
         "--MappingKernelManager.cull_connected=False",
     ]  # fmt: skip
-    command.append(f"--token={token}" if token else "--token=")
+    if token:
+        command += [f"--token={token}", "--Voila.identity_provider_class=usage_widgets.server.TokenRequired"]
+    else:
+        command.append("--token=")
     return command
 
 

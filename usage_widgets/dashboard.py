@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import html
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,7 +84,9 @@ class UsageDashboard(w.VBox):
         self.table.on_sort(self._sort_clicked)
         self.message = w.HTML(layout=w.Layout(display="none"))
         self.message.add_class("uw-message")
-        self.results = w.VBox([self.cards, self.chart, self._table_header(), self.table])
+        self.summary = w.HTML()
+        self.summary.add_class("uw-table-summary")
+        self.results = w.VBox([self.cards, self.chart, self._table_header(), self.table, self.summary])
         super().__init__([style_widget(), self.controls, self.message, self.results])
         self.add_class("uw-dashboard")
         self.state.observe(self._state_changed, names=[n for n in self.state.trait_names() if n != "live"])
@@ -122,6 +125,7 @@ class UsageDashboard(w.VBox):
             self.chart.show(rep.activity, selection.view, self.colors, rep.granularity, rep.tz)
             self.table.set_sort(selection.sort, selection.descending)
             self.table.show(rep.breakdown, selection.view, self.colors, empty_reason=self._empty_reason(rep))
+            self.summary.value = table_summary(rep)
 
     # -- Live Mode -------------------------------------------------------------------------
     def _absorb(self, fresh: pd.DataFrame) -> int:
@@ -200,10 +204,10 @@ class UsageDashboard(w.VBox):
     def close(self) -> None:
         """Stop Live Mode's task and close every widget of the dashboard."""
         self._stop_live()
-        for widget in (self.controls, self.cards, self.chart, self.table, self.message, self.results):
-            close = getattr(widget, "close", None)
-            if callable(close):
-                close()
+        if not sys.is_finalizing():
+            for widget in (self.controls, self.cards, self.chart, self.table, self.message,
+                           self.summary, self.results):  # fmt: skip
+                widget.close()
         super().close()
 
     def _state_changed(self, _change: dict) -> None:
@@ -252,6 +256,38 @@ class UsageDashboard(w.VBox):
             [title, self.controls.search],
             layout=w.Layout(justify_content="space-between", align_items="center", margin="8px 0 4px 0"),
         )
+
+
+_SORT_WORDS = {"name": "name", "team": "team", "users": "users", "requests": "requests",
+               "input_tokens": "input tokens", "output_tokens": "output tokens", "cost": "cost"}  # fmt: skip
+_SUMMARY_ROWS = 100
+
+
+def table_summary(rep: Report) -> str:
+    """A caption under the table (rows shown, sort order) and, for screen readers, the rows in
+    order as a list: the grid itself is drawn on a canvas that assistive technology cannot read."""
+    sel = rep.selection
+    noun = "user" if sel.view == "user" else "team"
+    shown, total = len(rep.breakdown), rep.rows_before_search
+    plural = "" if total == 1 else "s"
+    order = "highest first" if sel.descending else "lowest first"
+    if sel.sort in ("name", "team"):
+        order = "Z to A" if sel.descending else "A to Z"
+    label = "name" if sel.view == "user" else "team"
+    column = sel.sort if sel.sort != "name" else label
+    words = _SORT_WORDS.get(column, column)
+    caption = (
+        f"Showing {shown:,} of {total:,} {noun}{plural}" if shown != total
+        else f"{total:,} {noun}{plural}"
+    )  # fmt: skip
+    items = "".join(
+        f"<li>{html.escape(str(v))}</li>" for v in rep.breakdown[label].head(_SUMMARY_ROWS)
+    )
+    return (
+        f"<div class='uw-caption' data-rows='{shown}' data-sort='{html.escape(column)}:"
+        f"{'desc' if sel.descending else 'asc'}'>{caption} · sorted by {words}, {order}</div>"
+        f"<ol class='uw-sr-only' aria-label='Rows of the table, in order'>{items}</ol>"
+    )
 
 
 def _open(log: Any) -> tuple[Source, RequestStore]:

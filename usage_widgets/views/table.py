@@ -1,0 +1,359 @@
+"""The breakdown table: one row per user or team, sorted by the data layer, sortable by header."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+from ipydatagrid import DataGrid, HtmlRenderer, TextRenderer, VegaExpr
+
+from .cells import models_cell, team_cell, trend_cell, user_cell
+from .colors import team_colors
+from .lifecycle import close_parts
+from .styles import FONT_STACK, TEXT_STRONG, style_widget
+
+View = Literal["user", "team"]
+SortCallback = Callable[[str], None]
+
+USER_COLUMNS: tuple[str, ...] = (
+    "User Name", "Trend", "Models", "Requests", "Input", "Output", "Cost",
+)  # fmt: skip
+TEAM_COLUMNS: tuple[str, ...] = (
+    "Team", "Users", "Trend", "Models", "Requests", "Input", "Output", "Cost",
+)  # fmt: skip
+
+# Shown header -> the data layer's sort key. Trend and Models do not sort.
+SORT_KEYS: dict[str, str] = {
+    "User Name": "name",
+    "Team": "team",
+    "Users": "users",
+    "Requests": "requests",
+    "Input": "input_tokens",
+    "Output": "output_tokens",
+    "Cost": "cost",
+}
+HEADER_FOR_KEY: dict[str, dict[str, str]] = {
+    "user": {key: h for h, key in SORT_KEYS.items() if h in USER_COLUMNS},
+    "team": {key: h for h, key in SORT_KEYS.items() if h in TEAM_COLUMNS},
+}
+COLUMN_WIDTHS: dict[str, int] = {
+    "User Name": 270,
+    "Team": 190,
+    "Users": 80,
+    "Trend": 150,
+    "Models": 210,
+    "Requests": 120,
+    "Input": 120,
+    "Output": 120,
+    "Cost": 150,
+}
+SCROLLBAR = 28  # room for the vertical scrollbar, the border and rounding
+NUMBER_COLUMNS: tuple[str, ...] = ("Users", "Requests", "Input", "Output")
+RIGHT_COLUMNS: tuple[str, ...] = (*NUMBER_COLUMNS, "Cost")
+# ipydatagrid paints a filter icon over the right 22px of every header; right-aligned headers
+# end two em spaces early to clear it, and the numbers under them do the same to line up.
+PAD = "\u2003\u2003"
+ROW_HEIGHT = 48
+HEADER_HEIGHT = 34
+MAX_VISIBLE_ROWS = 12
+NO_ROWS = "No rows for this selection."
+ARROWS = {True: "▼", False: "▲"}
+
+_TEXT_FONT = f"12px {FONT_STACK}"
+_NUMBER_FONT = f"12.5px {FONT_STACK}"
+GRID_STYLE: dict[str, str] = {
+    "background_color": "#ffffff",
+    "void_color": "#ffffff",
+    "header_background_color": "#f9fafb",
+    "header_grid_line_color": "#e5e7eb",
+    "header_vertical_grid_line_color": "#f9fafb",
+    "horizontal_grid_line_color": "#eef0f3",
+    "vertical_grid_line_color": "#ffffff",
+}
+
+
+def _quote(text: str) -> str:
+    """A Vega expression string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _number_renderer(number_format: str, text: str = "default_value") -> TextRenderer:
+    return TextRenderer(
+        horizontal_alignment="right",
+        format=number_format,
+        font=_NUMBER_FONT,
+        text_color=TEXT_STRONG,
+        text_value=VegaExpr(f"({text}) + {_quote(PAD)}"),
+    )
+
+
+def _cost_renderer() -> TextRenderer:
+    # d3 rounds a tenth of a cent down to "$0.00", which reads as free.
+    return _number_renderer(
+        "$,.2f", "cell.value > 0 && cell.value < 0.005 ? '<$0.01' : default_value"
+    )
+
+
+def _renderers() -> dict[str, Any]:
+    rich = {
+        name: HtmlRenderer(font=_TEXT_FONT, vertical_alignment="center")
+        for name in ("User Name", "Team", "Trend", "Models")
+    }
+    numbers = {name: _number_renderer(",d") for name in NUMBER_COLUMNS}
+    return {**rich, **numbers, "Cost": _cost_renderer()}
+
+
+def _is_right() -> str:
+    """A Vega expression: is the header cell one of the right-aligned columns?"""
+    return "(" + " || ".join(f"cell.value === {_quote(n)}" for n in RIGHT_COLUMNS) + ")"
+
+
+def _header_expression(header: str | None, descending: bool) -> str:
+    label = "cell.value"
+    if header is not None:
+        shown = f"{header} {ARROWS[descending]}"
+        label = f"(cell.value === {_quote(header)} ? {_quote(shown)} : cell.value)"
+    return f"{_is_right()} ? {label} + {_quote(PAD)} : {label}"
+
+
+def _alignment_expression() -> str:
+    return f"{_is_right()} ? 'right' : 'left'"
+
+
+def _header_renderer() -> TextRenderer:
+    return TextRenderer(
+        font=f"600 12px {FONT_STACK}",
+        text_color="#374151",
+        text_value=VegaExpr(_header_expression(None, True)),
+        horizontal_alignment=VegaExpr(_alignment_expression()),
+    )
+
+
+def _empty_frame(columns: Iterable[str]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+
+
+def _as_list(value: object) -> list[Any]:
+    if value is None or isinstance(value, str | bytes) or np.ndim(value) == 0:
+        return []
+    return list(value)  # type: ignore[call-overload]
+
+
+def _ints(column: pd.Series) -> pd.Series:
+    return pd.to_numeric(column, errors="coerce").fillna(0).astype("int64")
+
+
+def _palette(teams: Iterable[str], colors: Mapping[str, str]) -> dict[str, str]:
+    missing = [t for t in set(teams) if t not in colors]
+    return {**team_colors(missing), **colors} if missing else dict(colors)
+
+
+def user_frame(breakdown: pd.DataFrame, colors: Mapping[str, str]) -> pd.DataFrame:
+    """The user view's shown columns, in order, from the data layer's breakdown."""
+    rows = breakdown.reset_index(drop=True)
+    teams = rows["team"].astype(str)
+    palette = _palette(teams, colors)
+    unpriced = _ints(rows["unpriced"]) if "unpriced" in rows else pd.Series(0, index=rows.index)
+    width = COLUMN_WIDTHS["User Name"]
+    names = [
+        user_cell(str(n), "" if pd.isna(e) else str(e), t, palette[t], width, int(u))
+        for n, e, t, u in zip(rows["name"], rows["email"], teams, unpriced, strict=True)
+    ]
+    return pd.DataFrame({"User Name": names, **_common_columns(rows)})
+
+
+def team_frame(breakdown: pd.DataFrame, colors: Mapping[str, str]) -> pd.DataFrame:
+    """The team view's shown columns, in order, from the data layer's breakdown."""
+    rows = breakdown.reset_index(drop=True)
+    teams = rows["team"].astype(str)
+    palette = _palette(teams, colors)
+    unpriced = _ints(rows["unpriced"]) if "unpriced" in rows else pd.Series(0, index=rows.index)
+    width = COLUMN_WIDTHS["Team"]
+    cells = [team_cell(t, palette[t], width, int(u)) for t, u in zip(teams, unpriced, strict=True)]
+    return pd.DataFrame({"Team": cells, "Users": _ints(rows["users"]), **_common_columns(rows)})
+
+
+def _common_columns(rows: pd.DataFrame) -> dict[str, Any]:
+    trend_width, models_width = COLUMN_WIDTHS["Trend"], COLUMN_WIDTHS["Models"]
+    return {
+        "Trend": [trend_cell(_as_list(t), trend_width) for t in rows["trend"]],
+        "Models": [models_cell(_as_list(m), models_width) for m in rows["models"]],
+        "Requests": _ints(rows["requests"]),
+        "Input": _ints(rows["input_tokens"]),
+        "Output": _ints(rows["output_tokens"]),
+        "Cost": pd.to_numeric(rows["cost"], errors="coerce").astype("float64"),
+    }
+
+
+def _grid_height(rows: int) -> str:
+    # A few pixels of slack: without them the grid shows a scrollbar for a one-pixel overflow.
+    return f"{HEADER_HEIGHT + min(max(rows, 1), MAX_VISIBLE_ROWS) * ROW_HEIGHT + 8}px"
+
+
+def _grid_width(columns: Iterable[str]) -> str:
+    return f"{sum(COLUMN_WIDTHS[c] for c in columns) + SCROLLBAR}px"
+
+
+class BreakdownTable(widgets.VBox):
+    """The breakdown grid, built once; :meth:`show` swaps its data in place.
+
+    Sorting belongs to the data layer: a click on a sortable header calls the callbacks given
+    to :meth:`on_sort` with the data column's key (``"cost"``, ``"name"``, ...); the caller
+    re-sorts, calls :meth:`show` and :meth:`set_sort` to move the arrow.
+
+    A widget (a panel holding an ipydatagrid DataGrid): put it in a box or display it.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        grid = DataGrid(
+            _empty_frame(USER_COLUMNS),
+            base_row_size=ROW_HEIGHT,
+            base_column_header_size=HEADER_HEIGHT,
+            base_column_size=100,
+            header_visibility="column",
+            column_widths=dict(COLUMN_WIDTHS),
+            renderers=_renderers(),
+            header_renderer=_header_renderer(),
+            selection_mode="none",
+            grid_style=dict(GRID_STYLE),
+            layout=widgets.Layout(
+                width=_grid_width(USER_COLUMNS), max_width="100%", height=_grid_height(0)
+            ),
+        )
+        message = widgets.HTML(layout=widgets.Layout(display="none"))
+        detail = widgets.HTML()
+        detail.add_class("uw-note")
+        super().__init__(children=[style_widget(), grid, message, detail], **kwargs)
+        self.add_class("uw-panel")
+        self.add_class("uw-root")
+        self.grid, self.message, self.detail = grid, message, detail
+        self.view: View = "user"
+        self.columns: tuple[str, ...] = USER_COLUMNS
+        self.sort: tuple[str, bool] | None = None
+        self.row_labels: list[str] = []
+        self.row_models: list[list[str]] = []
+        self._sort_callbacks: list[SortCallback] = []
+        grid.on_cell_click(self._on_cell_click)
+
+    @property
+    def widget(self) -> BreakdownTable:
+        """The widget to display: the table itself."""
+        return self
+
+    def close(self) -> None:
+        """Close the table, its grid and renderers, and every other part."""
+        close_parts(self)
+        super().close()
+
+    # -- data -----------------------------------------------------------------------------
+    def show(
+        self,
+        breakdown: pd.DataFrame,
+        view: View,
+        colors: Mapping[str, str],
+        empty_reason: str | None = None,
+    ) -> None:
+        """Show a report's breakdown, in the order given.
+
+        Parameters
+        ----------
+        breakdown : DataFrame
+            Filtered and sorted rows from the data layer (user or team columns).
+        view : {"user", "team"}
+        colors : mapping of str to str
+            Team -> colour, for the badges.
+        empty_reason : str, optional
+            The sentence shown instead of the grid when there are no rows (escaped here).
+        """
+        if view not in ("user", "team"):
+            raise ValueError(f"view must be 'user' or 'team', not {view!r}")
+        self.view = view
+        self.columns = USER_COLUMNS if view == "user" else TEAM_COLUMNS
+        frame = user_frame(breakdown, colors) if view == "user" else team_frame(breakdown, colors)
+        self._remember_rows(breakdown, view)
+        self.detail.value = ""
+        self.grid.data = frame
+        with self.grid.layout.hold_sync():
+            self.grid.layout.height = _grid_height(len(frame))
+            self.grid.layout.width = _grid_width(self.columns)
+        self._set_header()
+        if len(frame):
+            self.message.layout.display = "none"
+            self.grid.layout.display = None
+        else:
+            self.message.value = self._message_html(empty_reason or NO_ROWS)
+            self.grid.layout.display = "none"
+            self.message.layout.display = None
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the sentence is shown instead of the grid."""
+        return self.grid.layout.display == "none"
+
+    @staticmethod
+    def _message_html(reason: str) -> str:
+        return f'<div class="uw-empty">{html.escape(reason)}</div>'
+
+    def _remember_rows(self, breakdown: pd.DataFrame, view: View) -> None:
+        label = "name" if view == "user" else "team"
+        self.row_labels = [str(v) for v in breakdown[label]] if label in breakdown else []
+        models = breakdown.get("models", [])
+        self.row_models = [[str(m) for m in _as_list(v)] for v in models]
+
+    # -- sorting --------------------------------------------------------------------------
+    def on_sort(self, callback: SortCallback, remove: bool = False) -> None:
+        """Call ``callback(key)`` when a sortable header is clicked (key as in ``SORT_KEYS``)."""
+        if remove:
+            self._sort_callbacks = [c for c in self._sort_callbacks if c != callback]
+        elif callback not in self._sort_callbacks:
+            self._sort_callbacks.append(callback)
+
+    def set_sort(self, key: str | None, descending: bool = True) -> None:
+        """Mark the sorted column with an arrow (▼ descending, ▲ ascending); None clears it."""
+        self.sort = None if key is None else (key, bool(descending))
+        self._set_header()
+
+    def header_label(self, header: str) -> str:
+        """The header text as shown, arrow included."""
+        sorted_header, descending = self._sorted_header()
+        return f"{header} {ARROWS[descending]}" if header == sorted_header else header
+
+    def _sorted_header(self) -> tuple[str | None, bool]:
+        if self.sort is None:
+            return None, True
+        key, descending = self.sort
+        return HEADER_FOR_KEY[self.view].get(key), descending
+
+    def _set_header(self) -> None:
+        header, descending = self._sorted_header()
+        expression = self.grid.header_renderer.text_value
+        new_value = _header_expression(header, descending)
+        if expression.value != new_value:
+            expression.value = new_value
+
+    def _on_cell_click(self, cell: dict[str, Any]) -> None:
+        # The browser can send anything: accept only known headers and in-range rows.
+        if not isinstance(cell, dict):
+            return
+        region, column = cell.get("region"), cell.get("column")
+        if region == "column-header" and isinstance(column, str):
+            key = SORT_KEYS.get(column)
+            if key is not None and column in self.columns:
+                for callback in list(self._sort_callbacks):
+                    callback(key)
+        elif region == "body" and column == "Models":
+            self._show_models(cell.get("primary_key_row"))
+
+    def _show_models(self, row: object) -> None:
+        if not isinstance(row, int) or not 0 <= row < len(self.row_models):
+            return
+        who = self.row_labels[row] if row < len(self.row_labels) else ""
+        models = ", ".join(self.row_models[row]) or "none"
+        self.detail.value = (
+            f"<div>Models used by <b>{html.escape(who)}</b>, most used first: "
+            f"{html.escape(models)}</div>"
+        )
