@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from naive import (
+from .naive import (
     day_start,
     hour_starts,
     local_of,

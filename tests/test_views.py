@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pandas as pd
 import pytest
-from ipydatagrid import HtmlRenderer, TextRenderer
+from ipydatagrid import ImageRenderer, TextRenderer
 
 from usage_widgets.views import (
     PALETTE,
@@ -24,7 +24,7 @@ from usage_widgets.views import (
     team_colors,
     text_color_for,
 )
-from usage_widgets.views.cells import sparkline, xml_text
+from usage_widgets.views.cells import image_markup, sparkline, xml_text
 from usage_widgets.views.chart import MAX_TICKS, NO_DATA, OTHER
 from usage_widgets.views.colors import OTHER_COLOR, contrast_ratio
 from usage_widgets.views.table import MAX_VISIBLE_ROWS, ROW_HEIGHT
@@ -126,6 +126,20 @@ def _click(table: BreakdownTable, region: str, column: str, row: int | None = No
         },
         [],
     )
+
+
+RICH = ("User Name", "Team", "Trend", "Models")
+
+
+def _markup(frame: pd.DataFrame) -> pd.DataFrame:
+    """The grid's frame with each rich cell's image turned back into the XHTML it draws."""
+    out = frame.copy()
+    for column in RICH:
+        if column in out:
+            assert all(v.startswith("data:image/svg+xml,") for v in out[column])
+            assert not any("#" in v for v in out[column])  # would end the URI early
+            out[column] = [image_markup(v) for v in out[column]]
+    return out
 
 
 def _well_formed(markup: str) -> ET.Element:
@@ -468,13 +482,13 @@ def test_numbers_are_right_aligned_with_separators() -> None:
         assert renderer.format == number_format
     assert "'<$0.01'" in renderers["Cost"].text_value.value
     for name in ("User Name", "Team", "Trend", "Models"):
-        assert isinstance(renderers[name], HtmlRenderer)
+        assert isinstance(renderers[name], ImageRenderer)
 
 
 def test_name_cell_escapes_log_text() -> None:
     table = BreakdownTable()
     table.show(_user_breakdown(), "user", team_colors(["R&D", "Search"]))
-    cell = table.grid.data["User Name"].iloc[0]
+    cell = _markup(table.grid.data)["User Name"].iloc[0]
     assert "&lt;img" in cell and "R&amp;D" in cell
     assert "<img" not in cell and "R&D" not in cell
     assert "evil@example.com" in cell
@@ -504,19 +518,19 @@ def test_every_rich_cell_is_well_formed_xhtml() -> None:
     )
     table = BreakdownTable()
     table.show(nasty, "user", {})
-    row = table.grid.data.iloc[0]
+    row = _markup(table.grid.data).iloc[0]
     for column in ("User Name", "Trend", "Models"):
         _well_formed(row[column])
     table.show(_team_breakdown(), "team", {})
     for column in ("Team", "Trend", "Models"):
-        for markup in table.grid.data[column]:
+        for markup in _markup(table.grid.data)[column]:
             _well_formed(markup)
 
 
 def test_models_show_three_then_a_count() -> None:
     table = BreakdownTable()
     table.show(_user_breakdown(), "user", {})
-    first, second = table.grid.data["Models"]
+    first, second = _markup(table.grid.data)["Models"]
     assert "gpt-4o, claude, llama</span>" in first and ">+2</span>" in first
     assert "mistral" not in first
     assert "+" not in second.replace("'", "")
@@ -567,8 +581,8 @@ def test_team_view_columns_and_sort_keys() -> None:
         "Output",
         "Cost",
     ]
-    assert "R&amp;D" in table.grid.data["Team"].iloc[0]
-    assert "4 requests without a known price" in table.grid.data["Team"].iloc[1]
+    assert "R&amp;D" in _markup(table.grid.data)["Team"].iloc[0]
+    assert "4 requests without a known price" in _markup(table.grid.data)["Team"].iloc[1]
     asked: list[str] = []
     table.on_sort(asked.append)
     _click(table, "column-header", "Team")
@@ -621,7 +635,7 @@ def test_no_rows_hide_the_grid_behind_a_sentence() -> None:
 def test_missing_team_colours_fall_back_to_stable_ones() -> None:
     table = BreakdownTable()
     table.show(_team_breakdown(), "team", {})
-    assert team_colors(["R&D"])["R&D"] in table.grid.data["Team"].iloc[0]
+    assert team_colors(["R&D"])["R&D"] in _markup(table.grid.data)["Team"].iloc[0]
 
 
 def test_xml_text_drops_characters_xml_forbids() -> None:

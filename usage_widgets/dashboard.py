@@ -124,7 +124,8 @@ class UsageDashboard(w.VBox):
             self.cards.show(rep.kpis)
             self.chart.show(rep.activity, selection.view, self.colors, rep.granularity, rep.tz)
             self.table.set_sort(selection.sort, selection.descending)
-            self.table.show(rep.breakdown, selection.view, self.colors, empty_reason=self._empty_reason(rep))
+            self.table.show(rep.breakdown.head(MAX_TABLE_ROWS), selection.view, self.colors,
+                            empty_reason=self._empty_reason(rep))  # fmt: skip
             self.summary.value = table_summary(rep)
 
     # -- Live Mode -------------------------------------------------------------------------
@@ -261,6 +262,9 @@ class UsageDashboard(w.VBox):
 _SORT_WORDS = {"name": "name", "team": "team", "users": "users", "requests": "requests",
                "input_tokens": "input tokens", "output_tokens": "output tokens", "cost": "cost"}  # fmt: skip
 _SUMMARY_ROWS = 100
+# Rows handed to the grid: the grid sends all it holds to the browser, and nobody reads past a
+# few hundred rows; search reaches the others.
+MAX_TABLE_ROWS = 500
 
 
 def table_summary(rep: Report) -> str:
@@ -280,6 +284,8 @@ def table_summary(rep: Report) -> str:
         f"Showing {shown:,} of {total:,} {noun}{plural}" if shown != total
         else f"{total:,} {noun}{plural}"
     )  # fmt: skip
+    if shown > MAX_TABLE_ROWS:
+        caption += f" (the first {MAX_TABLE_ROWS:,} are listed; search to find the others)"
     items = "".join(
         f"<li>{html.escape(str(v))}</li>" for v in rep.breakdown[label].head(_SUMMARY_ROWS)
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 import html
 import math
 import re
@@ -173,3 +175,31 @@ def models_cell(models: Sequence[object], width: int, shown: int = MODELS_SHOWN)
         f'gap:6px;font-family:{FONT_STACK};font-size:12px;color:#374151">'
         f'<span style="{_ellipsis()}">{xml_text(", ".join(names[:shown]))}</span>{chip}</div>'
     )
+
+
+# Everything printable but "%" and "#" may stay as it is in a data URI set from script.
+_URI_SAFE = "".join(chr(c) for c in range(32, 127) if chr(c) not in "%#")
+
+
+def as_image(markup: str, width: int, height: int) -> str:
+    """A cell's XHTML as an SVG image (a data URI) for the grid's ImageRenderer.
+
+    ipydatagrid's HtmlRenderer re-creates itself for every image it loads, so a page of them
+    takes minutes to settle; the grid's own image renderer caches and paints each one once.
+    The markup stays inert: an image runs no script and loads nothing.
+    """
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+        f'<foreignObject width="{width}" height="{height}">'
+        f'<div xmlns="http://www.w3.org/1999/xhtml" style="display:table-cell;'
+        f'vertical-align:middle;width:{width}px;height:{height}px">{markup}</div>'
+        "</foreignObject></svg>"
+    )
+    return "data:image/svg+xml," + quote(svg, safe=_URI_SAFE)
+
+
+def image_markup(uri: str) -> str:
+    """The XHTML inside an `as_image` data URI (for tests and debugging)."""
+    svg = unquote(uri.removeprefix("data:image/svg+xml,"))
+    start = svg.index(">", svg.index("<div")) + 1
+    return svg[start : svg.rindex("</div>")]

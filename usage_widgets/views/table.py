@@ -9,9 +9,9 @@ from typing import Any, Literal
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from ipydatagrid import DataGrid, HtmlRenderer, TextRenderer, VegaExpr
+from ipydatagrid import DataGrid, ImageRenderer, TextRenderer, VegaExpr
 
-from .cells import models_cell, team_cell, trend_cell, user_cell
+from .cells import as_image, models_cell, team_cell, trend_cell, user_cell
 from .colors import team_colors
 from .lifecycle import close_parts
 from .styles import FONT_STACK, TEXT_STRONG, style_widget
@@ -100,7 +100,7 @@ def _cost_renderer() -> TextRenderer:
 
 def _renderers() -> dict[str, Any]:
     rich = {
-        name: HtmlRenderer(font=_TEXT_FONT, vertical_alignment="center")
+        name: ImageRenderer(width="", height="100%", placeholder="")
         for name in ("User Name", "Team", "Trend", "Models")
     }
     numbers = {name: _number_renderer(",d") for name in NUMBER_COLUMNS}
@@ -160,9 +160,10 @@ def user_frame(breakdown: pd.DataFrame, colors: Mapping[str, str]) -> pd.DataFra
     unpriced = _ints(rows["unpriced"]) if "unpriced" in rows else pd.Series(0, index=rows.index)
     width = COLUMN_WIDTHS["User Name"]
     names = [
-        user_cell(str(n), "" if pd.isna(e) else str(e), t, palette[t], width, int(u))
+        as_image(user_cell(str(n), "" if pd.isna(e) else str(e), t, palette[t], width, int(u)),
+                 width, ROW_HEIGHT)
         for n, e, t, u in zip(rows["name"], rows["email"], teams, unpriced, strict=True)
-    ]
+    ]  # fmt: skip
     return pd.DataFrame({"User Name": names, **_common_columns(rows)})
 
 
@@ -173,15 +174,24 @@ def team_frame(breakdown: pd.DataFrame, colors: Mapping[str, str]) -> pd.DataFra
     palette = _palette(teams, colors)
     unpriced = _ints(rows["unpriced"]) if "unpriced" in rows else pd.Series(0, index=rows.index)
     width = COLUMN_WIDTHS["Team"]
-    cells = [team_cell(t, palette[t], width, int(u)) for t, u in zip(teams, unpriced, strict=True)]
+    cells = [
+        as_image(team_cell(t, palette[t], width, int(u)), width, ROW_HEIGHT)
+        for t, u in zip(teams, unpriced, strict=True)
+    ]
     return pd.DataFrame({"Team": cells, "Users": _ints(rows["users"]), **_common_columns(rows)})
 
 
 def _common_columns(rows: pd.DataFrame) -> dict[str, Any]:
     trend_width, models_width = COLUMN_WIDTHS["Trend"], COLUMN_WIDTHS["Models"]
     return {
-        "Trend": [trend_cell(_as_list(t), trend_width) for t in rows["trend"]],
-        "Models": [models_cell(_as_list(m), models_width) for m in rows["models"]],
+        "Trend": [
+            as_image(trend_cell(_as_list(t), trend_width), trend_width, ROW_HEIGHT)
+            for t in rows["trend"]
+        ],
+        "Models": [
+            as_image(models_cell(_as_list(m), models_width), models_width, ROW_HEIGHT)
+            for m in rows["models"]
+        ],
         "Requests": _ints(rows["requests"]),
         "Input": _ints(rows["input_tokens"]),
         "Output": _ints(rows["output_tokens"]),

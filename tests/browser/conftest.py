@@ -1,0 +1,159 @@
+"""A real Voilà server started with `usage-widgets serve`, and headless Debian Chromium driving it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PAGE_READY_SECONDS = 90  # kernel start + demo log + first render on a busy 2-core machine
+# Console messages that are not the page's: the default Voilà template asks a public CDN for
+# Font Awesome, which a machine without internet cannot reach.
+FOREIGN_CONSOLE = ("cdn.jsdelivr.net", "font-awesome", "net::ERR_", "Failed to load resource")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    message = f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("USAGE_WIDGETS_REQUIRE_BROWSER"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log_path: Path | None
+    token: str | None = None
+    output: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_server(
+    log_path: Path | None, *, host: str = "127.0.0.1", token: str | None = None, extra_env: dict | None = None
+) -> Server:
+    port = free_port()
+    exe = Path(sys.executable).with_name("usage-widgets")
+    command = [str(exe), "serve", "--port", str(port), "--host", host]
+    if log_path is not None:
+        command += ["--log", str(log_path)]
+    if token:
+        command += ["--token", token]
+    env = {**os.environ, **(extra_env or {})}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    connect = "127.0.0.1" if host in ("0.0.0.0", "127.0.0.1") else host
+    url = f"http://{connect}:{port}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            urllib.request.urlopen(url + "api/status", timeout=2)  # noqa: S310 - loopback only
+            break
+        except urllib.error.HTTPError:
+            break  # it answers (403 without a token is still an answer)
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError("server did not start within 60 s")
+    return Server(url, process, log_path, token)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(browser, request) -> Iterator:
+    """Opens a URL in a fresh page; collects console errors; screenshots it at the end."""
+    pages = []
+
+    def _open(url: str, *, wait_for_dashboard: bool = True, viewport=(1400, 1000)):
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        page = context.new_page()
+        page.console_errors = []  # type: ignore[attr-defined]
+        page.dialogs = []  # type: ignore[attr-defined]
+        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+        page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        pages.append(page)
+        page.goto(url, timeout=PAGE_READY_SECONDS * 1000)
+        if wait_for_dashboard:
+            page.wait_for_selector(".uw-dashboard .uw-cards", timeout=PAGE_READY_SECONDS * 1000)
+            page.wait_for_selector(".uw-dashboard canvas", timeout=30_000)  # the grid
+        return page
+
+    yield _open
+    ARTIFACTS.mkdir(exist_ok=True)
+    for i, page in enumerate(pages):
+        name = request.node.name.replace("/", "_") + (f"-{i}" if i else "")
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        except Exception:  # a crashed page still lets the other screenshots be taken
+            pass
+        page.context.close()
+
+
+def page_errors(page) -> list[str]:
+    return [e for e in page.console_errors if not any(f in e for f in FOREIGN_CONSOLE)]
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def kernel_now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+__all__ = ["Server", "page_errors", "shutil", "start_server"]
