@@ -93,13 +93,18 @@ def test_a_request_seen_twice_counts_once(dash, source, clock) -> None:
 
 def test_a_failing_source_keeps_the_last_good_numbers_and_warns(dash, source, clock) -> None:
     async def scenario() -> None:
-        dash.state.live = True
+        dash.live_interval = 1000  # the loop's own first look is the only one it makes here
         source.error = OSError("disk gone /secret/path/log.csv")
         source.pending.append(requests(["r3"], T0))
-        assert await dash.live_tick() is False
+        dash.state.live = True
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if dash.live_error:
+                break
         assert dash.report.kpis["requests"] == 2
         status = dash.controls.live_status.value
         assert "unavailable" in status and "/secret/path" not in status
+        assert "retrying in 60 s" in status  # backed off
         source.error = None  # back: nothing missed, nothing counted twice
         assert await dash.live_tick() is True
         assert dash.report.kpis["requests"] == 3
@@ -253,3 +258,20 @@ def test_callable_source_adapts_functions() -> None:
     assert asyncio.run(dash.live_tick())
     assert dash.report.kpis["requests"] == 2
     dash.close()
+
+
+def test_parquet_file_source_reads_the_file_again_when_it_changes(tmp_path) -> None:
+    path = tmp_path / "log.parquet"
+    requests(["r1"], T0).to_parquet(path)
+    src = FileSource(path)
+    assert src.read()["request_id"].tolist() == ["r1"]
+    assert src.read_new().empty
+    import os
+
+    requests(["r1", "r2"], T0).to_parquet(path)
+    os.utime(path, ns=(T0.value + 10**9, T0.value + 10**9))
+    store = uw.RequestStore()
+    store.append(src.read(), validated=True)
+    requests(["r1", "r2", "r3"], T0).to_parquet(path)
+    os.utime(path, ns=(T0.value + 2 * 10**9, T0.value + 2 * 10**9))
+    assert store.append(src.read_new(), validated=True) == 1  # only r3 is new

@@ -51,15 +51,28 @@ class FileSource:
         self._offset = 0
         self._header = b""
         self._seen_files: set[str] = set()
+        self._stamp: tuple[int, int] | None = None
 
     def read(self) -> pd.DataFrame:
-        self._offset, self._seen_files = 0, set()
+        self._offset, self._seen_files, self._stamp = 0, set(), None
         return self.read_new()
 
     def read_new(self) -> pd.DataFrame:
         if self.path.is_dir():
             return self._new_parquet_files()
+        if self.path.suffix.lower() in (".parquet", ".pq"):
+            return self._rewritten_file()
         return self._appended_lines()
+
+    def _rewritten_file(self) -> pd.DataFrame:
+        """A single Parquet file cannot be appended to: it is read again when it changes (the
+        store counts the requests it already holds once)."""
+        stat = self.path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp == self._stamp:
+            return _empty()
+        self._stamp = stamp
+        return load_log(self.path)
 
     def _new_parquet_files(self) -> pd.DataFrame:
         files = sorted(p for p in self.path.glob("*.parquet") if p.name not in self._seen_files)

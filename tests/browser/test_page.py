@@ -127,7 +127,7 @@ def test_by_team_turns_chart_into_stacked_bars_and_rows_into_teams(served, open_
     assert legend.is_visible()
     for team in teams[:5]:
         assert legend.get_by_text(team, exact=True).count() >= 1
-    assert page.locator(".uw-chart g.bars rect").count() > len(teams)  # one rect per team and day
+    assert page.locator(".uw-chart rect.bar").count() > len(teams)  # one rect per team and day
 
 
 def test_picking_a_team_changes_cards_and_rows(served, open_page) -> None:
@@ -184,8 +184,7 @@ def test_custom_range_with_start_after_end_shows_the_message(served, open_page) 
     dates.nth(1).fill("2026-11-10")
     dates.nth(1).dispatch_event("change")
     message = page.locator(".uw-message-text")
-    assert wait_for(lambda: message.is_visible())
-    assert "after the end date" in message.inner_text()
+    assert wait_for(lambda: message.is_visible() and "after the end date" in message.inner_text())
     assert not page.locator(".uw-cards").is_visible()
 
 
@@ -197,7 +196,12 @@ def test_hostile_names_are_shown_as_literal_text(served, open_page) -> None:
     page.get_by_role("button", name="By team").click()
     page.locator(".uw-search input").fill("x")
     assert wait_for(lambda: HOSTILE_TEAM in rows(page))
-    assert page.locator(".uw-legend").get_by_text(HOSTILE_TEAM, exact=True).count() >= 1
+    teams_input = page.locator(".uw-picker").filter(has_text="Teams").locator("input")
+    teams_input.fill(HOSTILE_TEAM)
+    teams_input.press("Enter")
+    legend = page.locator(".uw-legend")
+    assert wait_for(lambda: legend.get_by_text(HOSTILE_TEAM, exact=True).count() >= 1)
+    assert page.locator(".uw-picker").get_by_text(HOSTILE_TEAM, exact=True).count() >= 1
     assert page.dialogs == []
     assert page.locator(".uw-dashboard img[src='x']").count() == 0
     assert page.evaluate(
