@@ -30,7 +30,7 @@ class ControlBar(w.VBox):
             style={"button_width": "96px"},
         )
         self.view.add_class("uw-view-toggle")
-        self.range = w.ToggleButtons(options=RANGE_OPTIONS, style={"button_width": "64px"})
+        self.range = w.ToggleButtons(options=RANGE_OPTIONS, style={"button_width": "74px"})
         self.range.add_class("uw-range")
         self.start = w.DatePicker(description="From", layout=w.Layout(width="230px"))
         self.end = w.DatePicker(description="To", layout=w.Layout(width="230px"))

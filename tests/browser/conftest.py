@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -101,8 +99,10 @@ def start_server(
     return Server(url, process, log_path, token)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator:
+    """Playwright's sync API holds an event loop while it runs: kept to the browser tests'
+    own modules, so that tests which run their own loop (Live Mode) are not disturbed."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -151,9 +151,3 @@ def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
 
-
-def kernel_now() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC")
-
-
-__all__ = ["Server", "page_errors", "shutil", "start_server"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import html
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
@@ -286,10 +288,13 @@ class BreakdownTable(widgets.VBox):
         frame = user_frame(breakdown, colors) if view == "user" else team_frame(breakdown, colors)
         self._remember_rows(breakdown, view)
         self.detail.value = ""
+        new_columns = list(self.grid.data.columns) != list(frame.columns)
         self.grid.data = frame
         with self.grid.layout.hold_sync():
             self.grid.layout.height = _grid_height(len(frame))
             self.grid.layout.width = _grid_width(self.columns)
+        if new_columns:
+            self._repaint_soon()
         self._set_header()
         if len(frame):
             self.message.layout.display = "none"
@@ -298,6 +303,27 @@ class BreakdownTable(widgets.VBox):
             self.message.value = self._message_html(empty_reason or NO_ROWS)
             self.grid.layout.display = "none"
             self.message.layout.display = None
+
+    def _repaint_soon(self) -> None:
+        """Repaint the whole grid once the browser has built the new columns' renderers.
+
+        With new columns the grid paints before their renderers exist and some cells stay
+        blank until the next full repaint; one is asked for a moment later (and once more for
+        a slow browser). Without a running event loop (plain Python) there is no browser.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for delay in (0.7, 2.5):
+            loop.call_later(delay, self._repaint)
+
+    def _repaint(self) -> None:
+        """Make the browser repaint every cell: a change of style repaints all of them, so
+        the background flips between two whites nobody can tell apart."""
+        style = dict(self.grid.grid_style)
+        style["background_color"] = "#fffffe" if style.get("background_color") == "#ffffff" else "#ffffff"
+        self.grid.grid_style = style
 
     @property
     def is_empty(self) -> bool:

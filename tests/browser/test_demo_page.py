@@ -1,0 +1,60 @@
+"""The served demo: Live Mode follows new requests and holds still when off; screenshots."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .conftest import page_errors, start_server
+from .test_page import card
+
+
+@pytest.fixture(scope="module")
+def demo_server(chromium_path):
+    server = start_server(None)  # the demo log, growing in real time
+    yield server
+    server.stop()
+
+
+def requests_shown(page) -> int:
+    return int(card(page, "Requests").get_attribute("title").replace(",", ""))
+
+
+def test_live_mode_follows_new_requests_and_off_holds_still(demo_server, open_page) -> None:
+    page = open_page(demo_server.url)
+    page.get_by_role("button", name="24h").click()  # the window that moves fastest
+    time.sleep(1.0)
+    still = requests_shown(page)
+    time.sleep(15)  # off: nothing on the page moves
+    assert requests_shown(page) == still
+
+    page.get_by_role("button", name="Live Mode").click()
+    status = page.locator(".uw-live-on")
+    status.wait_for(timeout=15_000)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and requests_shown(page) <= still:
+        time.sleep(0.5)
+    assert requests_shown(page) > still
+    assert "updated" in status.inner_text()
+
+    page.get_by_role("button", name="Live Mode").click()  # off again
+    time.sleep(1.0)
+    frozen = requests_shown(page)
+    time.sleep(15)
+    assert requests_shown(page) == frozen
+    assert page.locator(".uw-live-on").count() == 0
+    assert page_errors(page) == []
+
+
+def test_screenshots_of_both_views(demo_server, open_page, artifacts) -> None:
+    """What the README shows: the demo in each view (the runaway script at the top)."""
+    page = open_page(demo_server.url, viewport=(1280, 1700))
+    page.wait_for_timeout(1500)  # images in grid cells paint just after the grid
+    page.screenshot(path=str(artifacts / "readme-by-user.png"), full_page=True)
+    page.get_by_role("button", name="By team").click()
+    page.locator(".uw-legend").wait_for()
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(artifacts / "readme-by-team.png"), full_page=True)
+    assert (artifacts / "readme-by-team.png").stat().st_size > 20_000
+    assert page_errors(page) == []
