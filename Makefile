@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8866
 
-.PHONY: demo demo-lab test test-fast bench lint clean
+.PHONY: demo demo-lab test test-fast lint clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "usage-widgets needs Python 3.11 or newer on PATH"; exit 1; }
@@ -26,16 +26,14 @@ demo-lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/usage.ipynb
 
 test: $(STAMP)
+	$(BIN)/ruff check usage_widgets tests
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not browser"
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py
-
 lint: $(STAMP)
-	$(BIN)/ruff check usage_widgets tests benchmarks
+	$(BIN)/ruff check usage_widgets tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis test-artifacts

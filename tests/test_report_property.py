@@ -13,6 +13,9 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
+
+import usage_widgets as uw
+
 from .naive import (
     day_start,
     hour_starts,
@@ -20,8 +23,6 @@ from .naive import (
     naive_report,
     order_problems,
 )
-
-import usage_widgets as uw
 
 SEC = 10**9
 HOUR = 3_600 * SEC

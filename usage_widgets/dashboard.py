@@ -17,8 +17,8 @@ from .controls import ControlBar
 from .errors import LogError, SelectionError
 from .report import Report, report
 from .selection import Selection
-from .state import DashboardState
 from .sources import FileSource, FrameSource, Source
+from .state import DashboardState
 from .store import RequestStore
 from .views import ActivityChart, BreakdownTable, KpiCards, style_widget, team_colors
 

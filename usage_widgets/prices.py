@@ -18,7 +18,7 @@ from genai_prices.types import ModelPrice, StartDateConstraint, TimeOfDateConstr
 
 _PROBE_TOKENS = 1_000  # small enough to stay in every model's first price tier
 _DAY_NS = 86_400 * 10**9
-_UTC = _dt.timezone.utc
+_UTC = _dt.UTC
 
 
 def _calc(model: str, inp: int, out: int, when: _dt.datetime):

@@ -199,7 +199,8 @@ class _Validator:
 
     def _finish(self, result: pd.DataFrame) -> pd.DataFrame:
         ids = pa.chunked_array(pa.array(result["request_id"])).combine_chunks()
-        dup = pd.Series(ids.dictionary_encode().indices.to_numpy(zero_copy_only=False)).duplicated().to_numpy()
+        id_codes = ids.dictionary_encode().indices.to_numpy(zero_copy_only=False)
+        dup = pd.Series(id_codes).duplicated().to_numpy()
         if dup.any():
             warnings.warn(
                 f"{int(dup.sum())} repeated request_id values counted once "
@@ -392,7 +393,8 @@ class _Validator:
             malformed = np.zeros(len(raw), dtype=bool)
             malformed[rows] = True
             first_bad: list[Any] = [None] * len(raw)
-            for row, tag in zip(rows[::-1], np.asarray(flat.filter(pa.array(hit)).to_pylist())[::-1], strict=True):
+            bad_in_rows = flat.filter(pa.array(hit)).to_pylist()
+            for row, tag in zip(rows[::-1], bad_in_rows[::-1], strict=True):
                 first_bad[row] = tag
             self._fail("tags", _TAG_RULE, malformed, first_bad)
         codes = pc.index_in(flat, value_set=pc.unique(flat)).to_numpy(zero_copy_only=False)
@@ -425,7 +427,8 @@ def _factorize_text(raw: pd.Series) -> tuple[np.ndarray, pa.Array | list[Any]]:
     before they are counted; Arrow refuses them, which is how they are found quickly.
     """
     if isinstance(raw.dtype, pd.CategoricalDtype):
-        cat_codes, cat_uniques = _factorize_text(pd.Series(raw.cat.categories.to_numpy(dtype=object), dtype=object))
+        categories = pd.Series(raw.cat.categories.to_numpy(dtype=object), dtype=object)
+        cat_codes, cat_uniques = _factorize_text(categories)
         table = np.append(cat_codes, -1)
         return table[raw.cat.codes.to_numpy()], cat_uniques
     arrow_text = isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_string(raw.dtype.pyarrow_dtype)

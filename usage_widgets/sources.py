@@ -104,6 +104,9 @@ class FileSource:
         return load_log(_parse(body, self.path.suffix.lower()))
 
 
+_A_DAY = pd.Timedelta(days=1)
+
+
 class DemoSource:
     """The demo log, growing in real time: requests "arrive" as the clock passes their time.
 
@@ -118,7 +121,7 @@ class DemoSource:
         days: int = 90,
         *,
         clock: Callable[[], pd.Timestamp] | None = None,
-        ahead: pd.Timedelta = pd.Timedelta(days=1),
+        ahead: pd.Timedelta = _A_DAY,
     ) -> None:
         from .demo import demo_log
 

@@ -263,7 +263,7 @@ class RequestStore:
 
     def _resort(self) -> None:
         order = np.argsort(self._cols["ts"][: self._n], kind="stable")
-        for name, col in self._cols.items():
+        for col in self._cols.values():
             col[: self._n] = col[: self._n][order]
 
     # -- what the controls offer -----------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -87,7 +88,7 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
         try:
-            urllib.request.urlopen(url + "api/status", timeout=2)  # noqa: S310 - loopback only
+            urllib.request.urlopen(url + "api/status", timeout=2)
             break
         except urllib.error.HTTPError:
             break  # it answers (403 without a token is still an answer)
@@ -135,10 +136,8 @@ def open_page(browser, request) -> Iterator:
     ARTIFACTS.mkdir(exist_ok=True)
     for i, page in enumerate(pages):
         name = request.node.name.replace("/", "_") + (f"-{i}" if i else "")
-        try:
+        with contextlib.suppress(Exception):  # a crashed page lets the others be taken
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        except Exception:  # a crashed page still lets the other screenshots be taken
-            pass
         page.context.close()
 
 

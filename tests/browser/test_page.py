@@ -214,11 +214,11 @@ def test_a_non_loopback_server_refuses_requests_without_the_token(tmp_path, chro
     try:
         status = None
         try:
-            urllib.request.urlopen(server.url.rstrip("/") + "/voila/render/usage.ipynb", timeout=30)  # noqa: S310
+            urllib.request.urlopen(server.url.rstrip("/") + "/voila/render/usage.ipynb", timeout=30)
         except urllib.error.HTTPError as exc:
             status = exc.code
         assert status == 403
-        with urllib.request.urlopen(server.url + "?token=test-token-0123456789abcdef", timeout=120) as ok:  # noqa: S310
+        with urllib.request.urlopen(server.url + "?token=test-token-0123456789abcdef", timeout=120) as ok:
             assert ok.status == 200
     finally:
         server.stop()

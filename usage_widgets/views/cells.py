@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
-
 import html
 import math
 import re
 from collections.abc import Iterable, Sequence
+from urllib.parse import quote, unquote
 
 from .colors import text_color_for
 from .styles import ACCENT, FONT_STACK, TEXT_MUTED, TEXT_STRONG, WARN

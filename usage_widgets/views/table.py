@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 import html
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
