@@ -1,0 +1,144 @@
+"""The composed dashboard without a browser: set a control's value, assert what the page shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+import usage_widgets as uw
+
+NOW = pd.Timestamp("2026-03-11T15:00:00Z")
+
+
+@pytest.fixture(scope="module")
+def log() -> pd.DataFrame:
+    return uw.demo_log(seed=5, users=60, days=40, now=NOW)
+
+
+@pytest.fixture
+def dash(log):
+    d = uw.UsageDashboard(log, now=NOW)
+    yield d
+    d.close()
+
+
+def expected(log, **selection) -> uw.Report:
+    return uw.report(log, uw.Selection(**selection), now=NOW)
+
+
+def shown_rows(d) -> list[str]:
+    """Row labels as the grid holds them, in order (from the table's own memory of its rows)."""
+    return d.table.row_labels
+
+
+def test_first_page_shows_the_default_report(dash, log) -> None:
+    rep = expected(log)
+    assert dash.report.kpis == rep.kpis
+    assert dash.cards.shown["Requests"].hover == f"{rep.kpis['requests']:,}"
+    assert dash.cards.shown["Active Users"].hover == f"{rep.kpis['active_users']:,}"
+    assert len(dash.table.grid.data) == len(rep.breakdown)
+    assert shown_rows(dash) == rep.breakdown["name"].tolist()
+    assert len(dash.chart.series.names) == 1
+    assert dash.chart.series.values[0].tolist() == rep.activity["active_users"].tolist()
+
+
+def test_view_toggle_turns_chart_and_table_to_teams(dash, log) -> None:
+    dash.controls.view.value = "team"
+    rep = expected(log, view="team")
+    assert dash.state.view == "team"
+    assert shown_rows(dash) == rep.breakdown["team"].tolist()
+    assert list(dash.table.grid.data.columns)[:2] == ["Team", "Users"]
+    teams_in_chart = [t for t in dash.chart.series.names if not t.startswith("Other")]
+    assert teams_in_chart == list(rep.activity.columns[: len(teams_in_chart)])
+    assert dash.report.kpis == rep.kpis  # the cards do not depend on the view
+
+
+def test_a_team_filter_shrinks_rows_and_cards(dash, log) -> None:
+    team = expected(log, view="team").breakdown["team"].iloc[1]
+    dash.controls.teams.children[1].value = [team]
+    rep = expected(log, teams=(team,))
+    assert dash.report.kpis == rep.kpis
+    assert shown_rows(dash) == rep.breakdown["name"].tolist()
+    assert set(dash.report.breakdown["team"]) == {team}
+    assert len(shown_rows(dash)) < len(expected(log).breakdown)
+
+
+def test_search_filters_rows_only(dash, log) -> None:
+    before = dash.report.kpis
+    first = expected(log).breakdown["name"].iloc[2].split()[0]
+    dash.controls.search.value = first.upper()
+    assert dash.report.kpis == before
+    assert shown_rows(dash) == expected(log, search=first.upper()).breakdown["name"].tolist()
+    assert all(first.lower() in (n + e).lower()
+               for n, e in zip(dash.report.breakdown["name"], dash.report.breakdown["email"], strict=True))
+    assert "Showing" in dash.summary.value
+
+
+def test_no_match_says_why(dash) -> None:
+    dash.controls.search.value = "nobody-has-this-name"
+    assert dash.table.is_empty
+    assert "No user matches" in dash.table.message.value
+
+
+def test_header_clicks_sort_descending_then_ascending(dash, log) -> None:
+    dash.table._on_cell_click({"region": "column-header", "column": "Requests"})
+    assert (dash.state.sort, dash.state.descending) == ("requests", True)
+    assert dash.report.breakdown["requests"].is_monotonic_decreasing
+    dash.table._on_cell_click({"region": "column-header", "column": "Requests"})
+    assert dash.report.breakdown["requests"].is_monotonic_increasing
+    assert shown_rows(dash) == expected(log, sort="requests", descending=False).breakdown["name"].tolist()
+    assert "requests:asc" in dash.summary.value
+
+
+def test_custom_range_start_after_end_shows_the_message(dash) -> None:
+    dash.controls.range.value = "custom"
+    assert dash.controls.custom.layout.display == "flex"
+    dash.controls.start.value = dt.date(2026, 3, 9)
+    dash.controls.end.value = dt.date(2026, 3, 2)
+    assert dash.message.layout.display == "block"
+    assert "after the end date" in dash.message.value
+    assert dash.results.layout.display == "none"
+    dash.controls.end.value = dt.date(2026, 3, 10)
+    assert dash.results.layout.display == "flex"
+    assert dash.report.granularity == "hour" and len(dash.report.activity) == 48  # 2 days: hourly
+
+
+def test_selection_from_code_moves_the_controls(dash, log) -> None:
+    sel = uw.Selection(view="team", range="30d", tags=("env:prod",))
+    dash.selection = sel
+    assert dash.controls.view.value == "team"
+    assert dash.controls.range.value == "30d"
+    assert dash.controls.tags.children[1].value == ["env:prod"]
+    assert dash.report.kpis == expected(log, view="team", range="30d", tags=("env:prod",)).kpis
+
+
+def test_clear_filters_button(dash, log) -> None:
+    dash.state.teams = (expected(log, view="team").breakdown["team"].iloc[0],)
+    dash.state.search = "a"
+    dash.controls.clear.click()
+    assert dash.selection == uw.Selection()
+    assert dash.report.kpis == expected(log).kpis
+
+
+def test_a_bad_log_gives_a_message_not_a_traceback(tmp_path) -> None:
+    bad = tmp_path / "log.csv"
+    bad.write_text("request_id,timestamp\nr1,2026-01-01\n")
+    widget = uw.dashboard_from_env({"USAGE_LOG": str(bad)})
+    assert "could not be opened" in widget.value
+    assert "user_id" in widget.value and "Traceback" not in widget.value
+
+
+def test_hostile_names_are_escaped_in_every_html_place(log) -> None:
+    hostile = pd.DataFrame({
+        "request_id": ["h1"], "timestamp": [NOW - pd.Timedelta(hours=1)], "user_id": ["m"],
+        "user_name": ["<img src=x onerror=alert(1)>"], "team": ["R&D <b>"], "api_key": ["k"],
+        "model": ["gpt-4o"], "input_tokens": [1], "output_tokens": [1], "cost": [0.01],
+    })  # fmt: skip
+    d = uw.UsageDashboard(hostile, now=NOW)
+    d.state.view = "team"
+    html_text = d.summary.value + d.chart.legend.value + d.chart.title.value
+    assert "<img" not in html_text and "<b>" not in html_text
+    assert "R&amp;D &lt;b&gt;" in html_text
+    d.close()
