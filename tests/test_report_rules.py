@@ -13,6 +13,8 @@ import pytest
 
 import usage_widgets as uw
 
+from .naive import TEAM_COLUMNS, USER_COLUMNS
+
 NOW = pd.Timestamp("2026-03-10 15:20", tz="UTC")  # a Tuesday; Berlin is at +01:00 until Mar 29
 BERLIN = "Europe/Berlin"
 
@@ -118,30 +120,6 @@ def at(local: str, tz: str) -> str:
     return pd.Timestamp(local).tz_localize(tz, ambiguous=True).tz_convert("UTC").isoformat()
 
 
-USER_COLUMNS = [
-    "user_id",
-    "name",
-    "email",
-    "team",
-    "trend",
-    "models",
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "unpriced",
-]
-TEAM_COLUMNS = [
-    "team",
-    "users",
-    "trend",
-    "models",
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "unpriced",
-]
 
 
 # -- time windows ----------------------------------------------------------------------------
