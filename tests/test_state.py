@@ -69,3 +69,16 @@ def test_clear_filters_keeps_view_and_range(state: DashboardState) -> None:
     state.teams, state.tags, state.api_keys, state.search = ("R&D",), ("env:prod",), ("k1",), "x"
     state.clear_filters()
     assert state.selection == uw.Selection(view="team", range="30d")
+
+
+@pytest.mark.parametrize(
+    "sel",
+    [
+        uw.Selection(),
+        uw.Selection(view="team", range="custom", start=dt.date(2026, 2, 28), end=dt.date(2026, 3, 1),
+                     api_keys=("k'1",), tags=("env:prod",), teams=("R&D",), search='say "hi"',
+                     sort="requests", descending=False),
+    ],
+)  # fmt: skip
+def test_a_selection_repr_is_python_that_rebuilds_it(sel: uw.Selection) -> None:
+    assert eval(repr(sel), {"Selection": uw.Selection}) == sel

@@ -128,5 +128,8 @@ class Selection:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in ("view", "range") or value != f.default:
-                parts.append(f"{f.name}={value!r}")
+                # Dates as ISO text, which Selection accepts: the repr evaluates with only
+                # Selection in scope.
+                shown = value.isoformat() if isinstance(value, _dt.date) else value
+                parts.append(f"{f.name}={shown!r}")
         return f"Selection({', '.join(parts)})"

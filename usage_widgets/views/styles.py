@@ -229,6 +229,10 @@ PAGE_CSS = f"""
 .uw-range .widget-toggle-button {{
   padding: 0 6px;
 }}
+.uw-range, .uw-view-toggle {{
+  overflow: visible;
+  padding-right: 2px;
+}}
 .uw-picker .jupyter-widget-tagsinput {{
   box-sizing: border-box;
   width: auto;
