@@ -36,7 +36,7 @@ def build_log() -> pd.DataFrame:
         "tags": [["env:prod"], ["env:prod"]],
         "input_tokens": [1200, 800],
         "output_tokens": [300, 200],
-        "cost": [None, None],
+        "cost": [0.0045, 0.003],
     })  # fmt: skip
     return uw.load_log(pd.concat([log.astype({"tags": object}), hostile], ignore_index=True))
 
