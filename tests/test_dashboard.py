@@ -142,3 +142,21 @@ def test_hostile_names_are_escaped_in_every_html_place(log) -> None:
     assert "<img" not in html_text and "<b>" not in html_text
     assert "R&amp;D &lt;b&gt;" in html_text
     d.close()
+
+
+def test_a_custom_range_longer_than_a_year_is_refused(dash) -> None:
+    dash.selection = uw.Selection(range="custom", start=dt.date(2024, 1, 1), end=dt.date(2026, 3, 1))
+    assert "pick at most 366 days" in dash.message.value
+    dash.selection = uw.Selection(range="custom", start=dt.date(2025, 3, 1), end=dt.date(2026, 3, 1))
+    assert dash.results.layout.display == "flex" and len(dash.report.activity) == 366
+
+
+def test_close_leaves_no_widget_open(log) -> None:
+    from ipywidgets import Widget
+
+    before = len(Widget.widgets)
+    d = uw.UsageDashboard(log, now=NOW)
+    assert len(Widget.widgets) > before
+    d.close()
+    d.close()  # twice is harmless
+    assert len(Widget.widgets) == before

@@ -275,3 +275,69 @@ def test_parquet_file_source_reads_the_file_again_when_it_changes(tmp_path) -> N
     requests(["r1", "r2", "r3"], T0).to_parquet(path)
     os.utime(path, ns=(T0.value + 2 * 10**9, T0.value + 2 * 10**9))
     assert store.append(src.read_new(), validated=True) == 1  # only r3 is new
+
+
+# -- regressions found in review ---------------------------------------------------------------
+def test_a_bad_appended_row_is_set_aside_and_the_good_ones_arrive(tmp_path) -> None:
+    path = tmp_path / "log.csv"
+    requests(["r1"], T0).to_csv(path, index=False)
+    dash = uw.UsageDashboard(path, now=T0 + pd.Timedelta(minutes=1))
+    good = requests(["r2", "r3"], T0)
+    bad = requests(["r4"], T0).assign(input_tokens=-5)
+    with path.open("a") as fh:
+        fh.write(pd.concat([good, bad]).to_csv(index=False, header=False))
+    dash.state.live = False
+    assert asyncio.run(dash.live_tick()) is True
+    assert dash.report.kpis["requests"] == 3
+    assert dash.source.set_aside == 1
+    dash.close()
+
+
+def test_a_read_that_times_out_is_not_lost(dash, source) -> None:
+    import threading
+
+    release = threading.Event()
+    pending = requests(["r3", "r4"], T0)
+
+    def slow_read():
+        release.wait(5)
+        return uw.load_log(pending)
+
+    source.read_new = slow_read  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        assert await dash.live_tick(timeout=0.05) is False
+        release.set()
+        assert await dash.live_tick(timeout=5) is True  # the same read, now finished
+
+    asyncio.run(scenario())
+    assert dash.report.kpis["requests"] == 4
+
+
+def test_a_last_line_without_newline_counts(tmp_path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text(requests(["r1", "r2"], T0).to_csv(index=False).rstrip("\n"))
+    dash = uw.UsageDashboard(path, now=T0 + pd.Timedelta(minutes=1))
+    assert dash.report.kpis["requests"] == 2
+    with path.open("a") as fh:  # the line is finished later: still counted once
+        fh.write("\n" + requests(["r3"], T0).to_csv(index=False, header=False))
+    asyncio.run(dash.live_tick())
+    assert dash.report.kpis["requests"] == 3
+    dash.close()
+
+
+def test_a_header_only_log_opens_empty(tmp_path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text(requests([], T0).to_csv(index=False))
+    dash = uw.UsageDashboard(path, now=T0)
+    assert dash.report.kpis["requests"] == 0
+    assert "No requests" in dash.table.message.value
+    dash.close()
+
+
+def test_a_new_team_does_not_recolour_the_others(dash, source) -> None:
+    before = dict(dash.colors)
+    source.pending.append(requests(["r9"], T0, user="zed", team="Aa1"))
+    asyncio.run(dash.live_tick())
+    assert {t: dash.colors[t] for t in before} == before
+    assert "Aa1" in dash.colors

@@ -82,3 +82,17 @@ def test_clear_filters_keeps_view_and_range(state: DashboardState) -> None:
 )  # fmt: skip
 def test_a_selection_repr_is_python_that_rebuilds_it(sel: uw.Selection) -> None:
     assert eval(repr(sel), {"Selection": uw.Selection}) == sel
+
+
+def test_dates_beyond_the_calendar_are_refused(state: DashboardState) -> None:
+    with pytest.raises(traitlets.TraitError):
+        state.end = dt.date(2300, 1, 1)
+    with pytest.raises(traitlets.TraitError):
+        state.start = dt.date(1, 1, 1)
+
+
+def test_switching_to_the_user_view_drops_a_team_only_sort(state: DashboardState) -> None:
+    state.view = "team"
+    state.sort_by("users")
+    state.view = "user"
+    assert (state.sort, state.descending) == ("cost", True)

@@ -51,7 +51,7 @@ class ControlBar(w.VBox):
         )
         self.search.add_class("uw-search")
 
-        self._links = [
+        self.links = [
             t.link((state, "view"), (self.view, "value")),
             t.link((state, "range"), (self.range, "value")),
             t.link((state, "start"), (self.start, "value")),

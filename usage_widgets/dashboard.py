@@ -21,6 +21,7 @@ from .sources import FileSource, FrameSource, Source
 from .state import DashboardState
 from .store import RequestStore
 from .views import ActivityChart, BreakdownTable, KpiCards, style_widget, team_colors
+from .views.lifecycle import close_parts
 
 _RANGE_WORDS = {"24h": "the last 24 hours", "7d": "the last 7 days", "14d": "the last 14 days",
                 "30d": "the last 30 days", "custom": "this date range"}  # fmt: skip
@@ -63,6 +64,8 @@ class UsageDashboard(w.VBox):
         live_interval: float = 5.0,
         clock: Callable[[], pd.Timestamp] | None = None,
     ) -> None:
+        self._live_task: asyncio.Task | None = None
+        self._reading: asyncio.Future | None = None  # the source read under way, if any
         self.source, self.store = _open(log)
         self.tz = tz
         fixed = None if now is None else _utc(now)
@@ -71,7 +74,6 @@ class UsageDashboard(w.VBox):
         self.report: Report | None = None
         self.live_error: str | None = None
         self.last_update: pd.Timestamp | None = None
-        self._live_task: asyncio.Task | None = None
         self._hold = 0
         self.state = DashboardState(self.store.options())
         if selection is not None:
@@ -91,6 +93,7 @@ class UsageDashboard(w.VBox):
         self.add_class("uw-dashboard")
         self.state.observe(self._state_changed, names=[n for n in self.state.trait_names() if n != "live"])
         self.state.observe(self._live_switched, names="live")
+        self._closed = False
         self.refresh()
 
     # -- for data scientists ---------------------------------------------------------------
@@ -118,6 +121,9 @@ class UsageDashboard(w.VBox):
         except SelectionError as exc:
             self._show_message(str(exc))
             return
+        except (ValueError, OverflowError):  # dates beyond what the calendar code handles
+            self._show_message("These dates cannot be shown: pick dates between 1970 and 2200.")
+            return
         self.report = rep
         self._show_message(None)
         with self.hold_sync():
@@ -129,31 +135,40 @@ class UsageDashboard(w.VBox):
             self.summary.value = table_summary(rep)
 
     # -- Live Mode -------------------------------------------------------------------------
-    def _absorb(self, fresh: pd.DataFrame) -> int:
+    def _absorb(self, fresh: pd.DataFrame, *, trusted: bool = True) -> int:
         """Add new requests (each request_id once) and refresh every view."""
-        added = self.store.append(fresh, validated=True)
+        added = self.store.append(fresh, validated=trusted)
         if added:
             options = self.store.options()
             self.state.options = {name: tuple(values) for name, values in options.items()}
             self.controls.set_choices(options)
-            self.colors = team_colors(self.store.teams.values)
+            self.colors = _keep_colors(self.colors, team_colors(self.store.teams.values))
         self.refresh()
         self.last_update = self.clock()
         return added
 
     async def live_tick(self, timeout: float | None = None) -> bool:
-        """One look for new requests; False (and a warning on the page) when the source fails."""
+        """One look for new requests; False (and a warning on the page) when the source fails.
+
+        A read that outlives its timeout is not abandoned: the next look waits for the same
+        read, so what it brings is never lost and two reads of one source never overlap.
+        """
         loop = asyncio.get_running_loop()
+        if self._reading is None:
+            self._reading = loop.run_in_executor(None, self.source.read_new)
         try:
             fresh = await asyncio.wait_for(
-                loop.run_in_executor(None, self.source.read_new), timeout or max(self.live_interval * 4, 10)
+                asyncio.shield(self._reading), timeout or max(self.live_interval * 4, 10)
             )
-        except Exception as exc:  # any failure of the source keeps the last good data
+            self._reading = None
+            self._absorb(fresh, trusted=getattr(self.source, "validated", False))
+        except Exception as exc:  # any failure keeps the last good data on the page
+            if self._reading is not None and self._reading.done():
+                self._reading = None  # it failed: the next look reads again
             self.live_error = _reason(exc)
             self._show_live_status()
             return False
         self.live_error = None
-        self._absorb(fresh)
         self._show_live_status()
         return True
 
@@ -200,15 +215,21 @@ class UsageDashboard(w.VBox):
             )
             return
         when = self.last_update.tz_convert(self.tz).strftime("%H:%M:%S") if self.last_update else "…"
-        status.value = f"<span class='uw-live-on'>● Live · updated {when}</span>"
+        aside = getattr(self.source, "set_aside", 0)
+        note = f" · {aside:,} bad rows set aside" if aside else ""
+        status.value = f"<span class='uw-live-on'>● Live · updated {when}{note}</span>"
 
     def close(self) -> None:
         """Stop Live Mode's task and close every widget of the dashboard."""
         self._stop_live()
+        if getattr(self, "_closed", True):  # closed already, or never finished building
+            return super().close()
+        self._closed = True
         if not sys.is_finalizing():
-            for widget in (self.controls, self.cards, self.chart, self.table, self.message,
-                           self.summary, self.results):  # fmt: skip
-                widget.close()
+            for link in self.controls.links:
+                link.unlink()
+            self.state.unobserve_all()
+            close_parts(self)
         super().close()
 
     def _state_changed(self, _change: dict) -> None:
@@ -309,6 +330,23 @@ def _open(log: Any) -> tuple[Source, RequestStore]:
     store = RequestStore()
     store.append(source.read(), validated=True)
     return source, store
+
+
+def _keep_colors(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+    """Colours for a grown set of teams: a team keeps the colour it has; a new team takes its
+    own colour when free, else the first colour no team uses yet."""
+    kept = {team: old[team] for team in new if team in old}
+    used = set(kept.values())
+    free = [c for c in dict.fromkeys(new.values()) if c not in used]
+    for team, color in new.items():
+        if team in kept:
+            continue
+        pick = color if color not in used else (free[0] if free else color)
+        kept[team] = pick
+        used.add(pick)
+        if pick in free:
+            free.remove(pick)
+    return kept
 
 
 def _utc(value: Any) -> pd.Timestamp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 import re
@@ -89,55 +90,68 @@ def _read(source: Source) -> pd.DataFrame:
     if not path.exists():
         raise LogError("(log)", f"file {path.name!r} does not exist")
     suffix = path.suffix.lower()
-    try:
-        if path.is_dir() or suffix in (".parquet", ".pq"):
+    if path.is_dir() or suffix in (".parquet", ".pq"):
+        try:
             return pd.read_parquet(path, dtype_backend="pyarrow")
-        if suffix in (".csv", ".tsv", ".txt"):
-            if path.stat().st_size == 0:
-                raise LogError("(log)", f"file {path.name!r} is empty")
-            sep = "\t" if suffix == ".tsv" else ","
-            with warnings.catch_warnings():
-                # A row with more fields than the header would otherwise be cut silently.
-                warnings.simplefilter("error", pd.errors.ParserWarning)
-                return pd.read_csv(
-                    path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                    index_col=False, on_bad_lines="error",
-                )
+        except (ValueError, OSError, pa.ArrowException) as exc:
+            raise LogError("(log)", f"file {path.name!r} cannot be read: {_first_line(exc)}") from None
+    if suffix not in TEXT_SUFFIXES:
+        raise LogError("(log)", f"unknown file type {suffix!r}: use .csv, .parquet or .jsonl")
+    if path.stat().st_size == 0 and suffix in (".csv", ".tsv", ".txt"):
+        raise LogError("(log)", f"file {path.name!r} is empty")
+    return read_text_log(path.read_bytes(), suffix, path.name)
+
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json")
+
+
+def read_text_log(data: bytes, suffix: str, name: str = "log") -> pd.DataFrame:
+    """Parse CSV or JSON-lines bytes (a whole file, or the lines appended to one) as `load_log`
+    does, turning every parser complaint into a `LogError`."""
+    try:
         if suffix in (".jsonl", ".ndjson", ".json"):
-            return _read_json_lines(path)
+            return _read_json_lines(data, name)
+        with warnings.catch_warnings():
+            # A row with more fields than the header would otherwise be cut silently.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                io.BytesIO(data), sep="\t" if suffix == ".tsv" else ",", dtype=str,
+                keep_default_na=False, na_values=[""], index_col=False, on_bad_lines="error",
+            )  # fmt: skip
     except LogError:
         raise
     except (
-        ValueError, OSError, pa.ArrowException, UnicodeDecodeError, pd.errors.ParserError,
-        pd.errors.ParserWarning,
+        ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning,
     ) as exc:  # fmt: skip
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LogError("(log)", f"file {path.name!r} cannot be read: {detail}") from None
-    raise LogError("(log)", f"unknown file type {suffix!r}: use .csv, .parquet or .jsonl")
+        raise LogError("(log)", f"file {name!r} cannot be read: {_first_line(exc)}") from None
 
 
-def _read_json_lines(path: Path) -> pd.DataFrame:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_json_lines(data: bytes, name: str) -> pd.DataFrame:
     records = []
-    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LogError(
-                    "(log)",
-                    f"line {number} is not valid JSON ({exc.msg} at column {exc.colno}); "
-                    "the file must hold JSON lines: one request object per line",
-                ) from None
-            if not isinstance(record, dict):
-                raise LogError(
-                    "(log)", f"line {number} is not a JSON object; the file must hold one request "
-                    "object per line",
-                )  # fmt: skip
-            records.append(record)
+    for number, line in enumerate(data.decode("utf-8", errors="surrogateescape").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LogError(
+                "(log)",
+                f"line {number} is not valid JSON ({exc.msg} at column {exc.colno}); "
+                "the file must hold JSON lines: one request object per line",
+            ) from None
+        if not isinstance(record, dict):
+            raise LogError(
+                "(log)", f"line {number} is not a JSON object; the file must hold one request "
+                "object per line",
+            )  # fmt: skip
+        records.append(record)
     if not records:
-        raise LogError("(log)", f"file {path.name!r} holds no requests")
+        raise LogError("(log)", f"file {name!r} holds no requests")
     return pd.DataFrame.from_records(records)
 
 
@@ -336,7 +350,7 @@ class _Validator:
         numbers = _to_number(raw)
         blank = raw.isna().to_numpy()
         if not pd.api.types.is_numeric_dtype(raw.dtype):
-            blank |= raw.astype(object).map(lambda v: isinstance(v, str) and not v.strip()).to_numpy()
+            blank |= raw.astype(object).map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(bool)
         self._fail("cost", "must be a number (USD)", numbers.isna().to_numpy() & ~blank, raw)
         values = numbers.to_numpy(dtype="float64", na_value=np.nan)
         self._fail("cost", "must be finite", np.isinf(values), raw)

@@ -13,6 +13,7 @@ RangeName = Literal["24h", "7d", "14d", "30d", "custom"]
 
 VIEWS: tuple[str, ...] = ("user", "team")
 RANGES: tuple[str, ...] = ("24h", "7d", "14d", "30d", "custom")
+MAX_CUSTOM_DAYS = 366  # a year, leap day included; more would send thousands of buckets a row
 SORT_COLUMNS: tuple[str, ...] = (
     "name", "team", "users", "requests", "input_tokens", "output_tokens", "cost",
 )  # fmt: skip
@@ -117,6 +118,11 @@ class Selection:
             raise SelectionError(
                 f"The start date ({self.start:%b %d, %Y}) is after the end date "
                 f"({self.end:%b %d, %Y}): pick a start on or before the end."
+            )
+        if (self.end - self.start).days + 1 > MAX_CUSTOM_DAYS:
+            raise SelectionError(
+                f"The range holds {(self.end - self.start).days + 1:,} days: pick at most "
+                f"{MAX_CUSTOM_DAYS} days."
             )
 
     def replace(self, **changes: Any) -> Selection:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -11,8 +11,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from .errors import LogError
-from .schema import load_log
+from .errors import LogError, LogWarning
+from .schema import load_log, read_text_log
 
 
 @runtime_checkable
@@ -31,6 +31,8 @@ class Source(Protocol):
 class FrameSource:
     """A fixed log: a DataFrame or a file read once. Nothing new ever arrives."""
 
+    validated = True  # what it returns has been through load_log
+
     def __init__(self, log: pd.DataFrame | str | os.PathLike) -> None:
         self._log = log
 
@@ -46,12 +48,15 @@ class FileSource:
     Parquet folder. Only complete lines are read; a half-written last line waits for the next
     call."""
 
+    validated = True  # what it returns has been through load_log
+
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._offset = 0
         self._header = b""
         self._seen_files: set[str] = set()
         self._stamp: tuple[int, int] | None = None
+        self.set_aside = 0  # appended rows refused by the schema, for the page to report
 
     def read(self) -> pd.DataFrame:
         self._offset, self._seen_files, self._stamp = 0, set(), None
@@ -86,22 +91,32 @@ class FileSource:
         size = self.path.stat().st_size
         if size < self._offset:  # the file was replaced or truncated: start over
             self._offset = 0
+        first = self._offset == 0
         with self.path.open("rb") as fh:
             fh.seek(self._offset)
             chunk = fh.read(size - self._offset)
         complete = chunk[: chunk.rfind(b"\n") + 1]
-        if not complete.strip():
+        # On the first read the last line counts even without its newline; it is read again
+        # once complete (the store counts a request_id once).
+        body = chunk if first else complete
+        if not body.strip():
             return _empty()
-        is_csv = self.path.suffix.lower() in (".csv", ".tsv", ".txt")
-        if is_csv and self._offset == 0:
-            self._header, _, _ = complete.partition(b"\n")
-            body = complete
+        suffix = self.path.suffix.lower()
+        is_csv = suffix not in (".jsonl", ".ndjson", ".json")
+        if is_csv and first:
+            self._header = body.partition(b"\n")[0]
         elif is_csv:
-            body = self._header + b"\n" + complete
-        else:
-            body = complete
+            body = self._header + b"\n" + body
+        frame = read_text_log(body, suffix, self.path.name)
+        if first:
+            log = load_log(frame)
+        else:  # a bad appended row is set aside and counted, the good ones still arrive
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LogWarning)
+                log = load_log(frame, lenient=True)
+            self.set_aside += len(log.attrs.get("rejected", []))
         self._offset += len(complete)
-        return load_log(_parse(body, self.path.suffix.lower()))
+        return log
 
 
 _A_DAY = pd.Timedelta(days=1)
@@ -113,6 +128,8 @@ class DemoSource:
     The log is generated once from `demo_log`'s model up to a day ahead of the start (so the
     running anomaly goes on), and served up to the present on every read.
     """
+
+    validated = True  # what it returns has been through load_log
 
     def __init__(
         self,
@@ -148,13 +165,6 @@ class CallableSource:
 
     def __init__(self, read: Callable[[], pd.DataFrame], read_new: Callable[[], pd.DataFrame]) -> None:
         self.read, self.read_new = read, read_new  # type: ignore[method-assign]
-
-
-def _parse(body: bytes, suffix: str) -> pd.DataFrame:
-    if suffix in (".csv", ".tsv", ".txt"):
-        sep = "\t" if suffix == ".tsv" else ","
-        return pd.read_csv(io.BytesIO(body), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
-    return pd.read_json(io.BytesIO(body), lines=True, dtype=False, convert_dates=False)
 
 
 def _empty() -> pd.DataFrame:

@@ -10,6 +10,7 @@ import traitlets as t
 from .errors import SelectionError
 from .selection import RANGES, SORT_COLUMNS, VIEWS, Selection
 
+FIRST_DAY, LAST_DAY = _dt.date(1970, 1, 1), _dt.date(2200, 12, 31)
 _FIELDS = ("view", "range", "start", "end", "api_keys", "tags", "teams", "search", "sort", "descending")
 
 
@@ -42,20 +43,23 @@ class DashboardState(t.HasTraits):
         if value is None:
             return None
         if isinstance(value, _dt.datetime):
-            return value.date()
-        if isinstance(value, _dt.date):
-            return value
-        raise t.TraitError(f"{proposal['trait'].name} must be a date, not {value!r}")
+            value = value.date()
+        if not isinstance(value, _dt.date):
+            raise t.TraitError(f"{proposal['trait'].name} must be a date, not {value!r}")
+        if not FIRST_DAY <= value <= LAST_DAY:
+            raise t.TraitError(f"{value} is outside {FIRST_DAY.year}-{LAST_DAY.year}")
+        return value
+
+    @t.observe("view")
+    def _sort_that_exists(self, change: dict[str, Any]) -> None:
+        if self.sort == "users" and change["new"] == "user":
+            self.sort, self.descending = "cost", True
 
     @t.validate("api_keys", "tags", "teams")
     def _known_choices(self, proposal: dict[str, Any]) -> tuple[str, ...]:
         allowed = self.options.get(proposal["trait"].name, ())
         chosen = [v for v in proposal["value"] if isinstance(v, str) and v in allowed]
         return tuple(dict.fromkeys(chosen))
-
-    @t.validate("search")
-    def _short_search(self, proposal: dict[str, Any]) -> str:
-        return proposal["value"][:200]
 
     @property
     def selection(self) -> Selection:
