@@ -76,3 +76,14 @@ def test_missing_log_is_refused_before_serving(launched, capsys) -> None:
 )  # fmt: skip
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert cli.is_loopback(host) is loopback
+
+
+def test_an_unknown_time_zone_is_refused_before_serving(launched, capsys) -> None:
+    assert cli.main(["serve", "--tz", "Mars/Olympus"]) == 2
+    assert not launched
+    assert "unknown time zone" in capsys.readouterr().err
+
+
+def test_an_ipv6_address_is_bracketed_in_the_url(launched, capsys) -> None:
+    cli.main(["serve", "--host", "::1", "--port", "9125"])
+    assert "http://[::1]:9125/" in capsys.readouterr().out

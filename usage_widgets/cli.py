@@ -9,6 +9,7 @@ import secrets
 import sys
 from importlib.resources import files
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 NOTEBOOK = "usage.ipynb"
 IDLE_KERNEL_SECONDS = 15 * 60  # a closed or forgotten page frees its kernel after this
@@ -53,6 +54,12 @@ def voila_command(args: argparse.Namespace, token: str | None) -> list[str]:
 
 
 def serve(args: argparse.Namespace) -> int:
+    try:
+        ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"usage-widgets: unknown time zone {args.tz!r} (use an IANA name such as Europe/Berlin)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     token = args.token
     if not is_loopback(args.host) and not token:
         token = secrets.token_urlsafe(24)
@@ -66,6 +73,8 @@ def serve(args: argparse.Namespace) -> int:
         env.pop("USAGE_LOG", None)
     env["USAGE_TZ"] = args.tz
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    if ":" in shown_host:  # an IPv6 address goes in brackets in a URL
+        shown_host = f"[{shown_host}]"
     url = f"http://{shown_host}:{args.port}/"
     if token:
         url += f"?token={token}"
