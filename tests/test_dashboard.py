@@ -152,11 +152,11 @@ def test_a_custom_range_longer_than_a_year_is_refused(dash) -> None:
 
 
 def test_close_leaves_no_widget_open(log) -> None:
-    from ipywidgets import Widget
+    from ipywidgets.widgets.widget import _instances as open_widgets
 
-    before = len(Widget.widgets)
+    before = len(open_widgets)
     d = uw.UsageDashboard(log, now=NOW)
-    assert len(Widget.widgets) > before
+    assert len(open_widgets) > before
     d.close()
     d.close()  # twice is harmless
-    assert len(Widget.widgets) == before
+    assert len(open_widgets) == before
