@@ -17,17 +17,32 @@ def demo_server(chromium_path):
     server.stop()
 
 
+def scroll_position(page) -> str:
+    """Where the table's vertical scrollbar thumb sits (the grid draws on a canvas)."""
+    return page.evaluate(
+        "() => (document.querySelector('.uw-dashboard .datagrid-container .lm-ScrollBar-thumb')"
+        " || {style: {}}).style.top || ''"
+    )
+
+
 def requests_shown(page) -> int:
     return int(card(page, "Requests").get_attribute("title").replace(",", ""))
 
 
 def test_live_mode_follows_new_requests_and_off_holds_still(demo_server, open_page) -> None:
-    page = open_page(demo_server.url)
+    page = open_page(demo_server.url, viewport=(1280, 1700))  # the whole table in view
     page.get_by_role("button", name="24h").click()  # the window that moves fastest
     time.sleep(1.0)
     still = requests_shown(page)
     time.sleep(15)  # off: nothing on the page moves
     assert requests_shown(page) == still
+
+    grid = page.locator(".uw-dashboard .datagrid-container").first.bounding_box()
+    page.mouse.move(grid["x"] + 400, grid["y"] + 200)
+    page.mouse.wheel(0, 1200)  # a manager scrolls down the table, then turns Live Mode on
+    page.wait_for_timeout(800)
+    scrolled = scroll_position(page)
+    assert scrolled not in ("", "0%")
 
     page.get_by_role("button", name="Live Mode").click()
     status = page.locator(".uw-live-on")
@@ -37,6 +52,7 @@ def test_live_mode_follows_new_requests_and_off_holds_still(demo_server, open_pa
         time.sleep(0.5)
     assert requests_shown(page) > still
     assert "updated" in status.inner_text()
+    assert scroll_position(page) == scrolled  # refreshed in place, not back to the top
 
     page.get_by_role("button", name="Live Mode").click()  # off again
     time.sleep(1.0)
