@@ -160,3 +160,19 @@ def test_close_leaves_no_widget_open(log) -> None:
     d.close()
     d.close()  # twice is harmless
     assert len(open_widgets) == before
+
+
+def test_the_served_entry_point_prints_no_warnings_onto_the_page(tmp_path, recwarn) -> None:
+    path = tmp_path / "log.csv"
+    rows = pd.DataFrame({
+        "request_id": ["a", "a", "b"],
+        "timestamp": [str(pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=1))] * 3, "user_id": ["u"] * 3,
+        "api_key": ["k"] * 3, "model": ["no-such-model"] * 3, "input_tokens": [1] * 3,
+        "output_tokens": [1] * 3,
+    })  # fmt: skip
+    rows.to_csv(path, index=False)
+    widget = uw.dashboard_from_env({"USAGE_LOG": str(path)})
+    assert not [w for w in recwarn if issubclass(w.category, uw.LogWarning)]
+    assert "1 repeated request ids counted once" in widget.summary.value
+    assert "without a known price" in widget.cards.shown["User Cost"].hover
+    widget.close()

@@ -341,3 +341,10 @@ def test_a_new_team_does_not_recolour_the_others(dash, source) -> None:
     asyncio.run(dash.live_tick())
     assert {t: dash.colors[t] for t in before} == before
     assert "Aa1" in dash.colors
+
+
+def test_repeated_ids_are_reported_on_the_page(dash, source) -> None:
+    source.pending.append(requests(["r1", "r2", "r3"], T0 - pd.Timedelta(hours=1)))
+    asyncio.run(dash.live_tick())
+    assert dash.report.kpis["requests"] == 3
+    assert "2 repeated request ids counted once" in dash.summary.value

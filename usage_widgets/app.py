@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import html
 import os
+import warnings
 from collections.abc import Mapping
 
 import ipywidgets as w
 
-from .errors import LogError
+from .errors import LogError, LogWarning
 from .sources import DemoSource
 
 
@@ -30,7 +31,11 @@ def dashboard_from_env(environ: Mapping[str, str] | None = None) -> w.Widget:
     source = env.get("USAGE_LOG") or None
     tz = env.get("USAGE_TZ") or "UTC"
     try:
-        return UsageDashboard(source if source else DemoSource(), tz=tz)
+        # What a LogWarning says is shown on the page itself (notes under the table, the
+        # cost card); printed, it would land on the page as raw text with a file path.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LogWarning)
+            return UsageDashboard(source if source else DemoSource(), tz=tz)
     except LogError as exc:
         return _message(f"The request log could not be opened: {exc}")
     except Exception as exc:  # the page must say something rather than go blank

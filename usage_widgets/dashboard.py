@@ -132,7 +132,7 @@ class UsageDashboard(w.VBox):
             self.table.set_sort(selection.sort, selection.descending)
             self.table.show(rep.breakdown.head(MAX_TABLE_ROWS), selection.view, self.colors,
                             empty_reason=self._empty_reason(rep))  # fmt: skip
-            self.summary.value = table_summary(rep)
+            self.summary.value = table_summary(rep) + self._data_notes()
 
     # -- Live Mode -------------------------------------------------------------------------
     def _absorb(self, fresh: pd.DataFrame, *, trusted: bool = True) -> int:
@@ -231,6 +231,16 @@ class UsageDashboard(w.VBox):
             self.state.unobserve_all()
             close_parts(self)
         super().close()
+
+    def _data_notes(self) -> str:
+        """What was handled rather than shown: repeated ids, rows set aside (spec §1)."""
+        notes = []
+        if self.store.repeats:
+            notes.append(f"{self.store.repeats:,} repeated request ids counted once")
+        aside = getattr(self.source, "set_aside", 0)
+        if aside:
+            notes.append(f"{aside:,} rows that break the log's rules set aside")
+        return f"<div class='uw-caption uw-data-notes'>{' · '.join(notes)}</div>" if notes else ""
 
     def _state_changed(self, _change: dict) -> None:
         if not self._hold:

@@ -145,6 +145,7 @@ class RequestStore:
         self.tagsets = _Dictionary()  # tag codes joined by _TAG_SEP
         self.tagset_members: list[tuple[int, ...]] = []
         self.version = 0  # bumped on every change, so callers can cache by it
+        self.repeats = 0  # requests offered again (same request_id) and counted once
 
     # -- building ------------------------------------------------------------------------
     @classmethod
@@ -182,9 +183,12 @@ class RequestStore:
             How many requests were new.
         """
         frame = log if validated else load_log(log)
+        self.repeats += int(frame.attrs.get("duplicates_dropped", 0))
         if not len(frame):
             return 0
+        offered = len(frame)
         frame = self._drop_known(frame)
+        self.repeats += offered - len(frame)
         if not len(frame):
             return 0
         encoded = self._encode(frame)
