@@ -176,3 +176,22 @@ def test_the_served_entry_point_prints_no_warnings_onto_the_page(tmp_path, recwa
     assert "1 repeated request ids counted once" in widget.summary.value
     assert "without a known price" in widget.cards.shown["User Cost"].hover
     widget.close()
+
+
+def test_the_time_zone_picker_rebuckets_everything(dash, log) -> None:
+    assert dash.controls.tz.value == "UTC"
+    dash.controls.tz.value = "Asia/Kolkata"
+    rep = uw.report(log, uw.Selection(), now=NOW, tz="Asia/Kolkata")
+    assert dash.report.tz == "Asia/Kolkata"
+    assert str(dash.report.activity.index.tz) == "Asia/Kolkata"
+    assert dash.report.activity.equals(rep.activity)
+    assert dash.report.kpis == rep.kpis
+    assert "Asia/Kolkata" in dash.chart.title.value
+
+
+def test_an_unknown_time_zone_is_refused(dash) -> None:
+    import traitlets
+
+    with pytest.raises(traitlets.TraitError):
+        dash.state.tz = "Mars/Olympus"
+    assert dash.report.tz == "UTC"

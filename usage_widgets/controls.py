@@ -7,7 +7,7 @@ from collections.abc import Callable
 import ipywidgets as w
 import traitlets as t
 
-from .state import DashboardState
+from .state import DashboardState, time_zones
 
 RANGE_OPTIONS = [("24h", "24h"), ("7d", "7d"), ("14d", "14d"), ("30d", "30d"), ("Custom", "custom")]
 
@@ -44,6 +44,15 @@ class ControlBar(w.VBox):
         self.clear = w.Button(description="Clear filters", tooltip="Clear all filters")
         self.clear.add_class("uw-clear")
         self.clear.on_click(lambda _: on_clear())
+        self.tz = w.Combobox(
+            options=sorted(time_zones()),
+            ensure_option=True,
+            placeholder="Time zone",
+            description="Time zone",
+            tooltip="Days and hours are counted in this zone",
+            layout=w.Layout(width="260px"),
+        )
+        self.tz.add_class("uw-tz")
         self.search = w.Text(
             placeholder="Search by name or email",
             continuous_update=True,
@@ -61,6 +70,7 @@ class ControlBar(w.VBox):
             t.link((state, "teams"), (self.teams.children[1], "value"), (_as_list, _as_tuple)),
             t.link((state, "live"), (self.live, "value")),
             t.link((state, "search"), (self.search, "value")),
+            t.link((state, "tz"), (self.tz, "value")),
         ]
         state.observe(self._show_custom, names="range")
         state.observe(self._search_hint, names="view")
@@ -72,7 +82,8 @@ class ControlBar(w.VBox):
             layout=w.Layout(justify_content="space-between", align_items="center"),
         )
         time_row = w.HBox(
-            [self.range, self.custom, w.HBox(layout=w.Layout(flex="1")), self.live, self.live_status],
+            [self.range, self.custom, w.HBox(layout=w.Layout(flex="1")), self.tz, self.live,
+             self.live_status],
             layout=w.Layout(align_items="center", flex_flow="row wrap"),
         )
         filter_row = w.HBox(

@@ -75,7 +75,7 @@ class UsageDashboard(w.VBox):
         self.live_error: str | None = None
         self.last_update: pd.Timestamp | None = None
         self._hold = 0
-        self.state = DashboardState(self.store.options())
+        self.state = DashboardState(self.store.options(), tz=tz)
         if selection is not None:
             self.state.selection = selection
         self.colors = team_colors(self.store.teams.values)
@@ -117,6 +117,7 @@ class UsageDashboard(w.VBox):
         """Recompute the report for the current selection and hand it to every view."""
         selection = self.state.selection
         try:
+            self.tz = self.state.tz
             rep = report(self.store, selection, now=self.clock(), tz=self.tz)
         except SelectionError as exc:
             self._show_message(str(exc))

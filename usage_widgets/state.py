@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import zoneinfo
 from typing import Any
 
 import traitlets as t
 
 from .errors import SelectionError
 from .selection import RANGES, SORT_COLUMNS, VIEWS, Selection
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA zone names this machine knows."""
+    return frozenset(zoneinfo.available_timezones() | {"UTC"})
+
 
 FIRST_DAY, LAST_DAY = _dt.date(1970, 1, 1), _dt.date(2200, 12, 31)
 _FIELDS = ("view", "range", "start", "end", "api_keys", "tags", "teams", "search", "sort", "descending")
@@ -32,6 +41,7 @@ class DashboardState(t.HasTraits):
     sort = t.Enum(SORT_COLUMNS, default_value="cost", help="Column the table is sorted by.")
     descending = t.Bool(True, help="Sort order of the table.")
     live = t.Bool(False, help="Live Mode: refresh as new requests arrive.")
+    tz = t.Unicode("UTC", help="IANA time zone of days and hours on the page.")
 
     def __init__(self, options: dict[str, list[str]], **kwargs: Any) -> None:
         self.options = {name: tuple(values) for name, values in options.items()}
@@ -49,6 +59,12 @@ class DashboardState(t.HasTraits):
         if not FIRST_DAY <= value <= LAST_DAY:
             raise t.TraitError(f"{value} is outside {FIRST_DAY.year}-{LAST_DAY.year}")
         return value
+
+    @t.validate("tz")
+    def _known_zone(self, proposal: dict[str, Any]) -> str:
+        if proposal["value"] not in time_zones():
+            raise t.TraitError(f"unknown time zone {proposal['value']!r}")
+        return proposal["value"]
 
     @t.observe("view")
     def _sort_that_exists(self, change: dict[str, Any]) -> None:

@@ -322,8 +322,8 @@ class BreakdownTable(widgets.VBox):
                 current[column].to_numpy(dtype=object) != frame[column].to_numpy(dtype=object)
             )
         ]
-        if len(changed) > MAX_CELL_UPDATES:
-            return False
+        if len(changed) > min(MAX_CELL_UPDATES, frame.size // 4):
+            return False  # a new order (a sort) or most values new: one frame is cheaper
         for column, row in changed:
             value = frame[column].iat[row]
             self.grid.set_cell_value_by_index(column, row, value.item() if hasattr(value, "item") else value)
