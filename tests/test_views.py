@@ -659,20 +659,3 @@ def test_views_are_widgets_that_close_every_part() -> None:
         assert len(inner) > 5
         view.close()
         assert all(part.comm is None for part in inner)
-
-
-def test_same_rows_again_update_cells_in_place_not_the_whole_grid() -> None:
-    """Replacing the data scrolls the grid to the top; Live Mode's small changes must not."""
-    table = BreakdownTable()
-    first = _user_breakdown()
-    table.show(first, "user", {})
-    sent = table.grid._data
-    changed = first.copy()
-    changed.loc[0, "cost"] = changed.loc[0, "cost"] + 1.0
-    changed.loc[1, "requests"] = changed.loc[1, "requests"] + 7
-    table.show(changed, "user", {})
-    assert table.grid._data is sent  # cells were set, the data was not replaced
-    assert table.grid.data["Cost"].iloc[0] == changed.loc[0, "cost"]
-    assert table.grid.data["Requests"].iloc[1] == changed.loc[1, "requests"]
-    table.show(changed.iloc[:1], "user", {})  # fewer rows: replaced
-    assert table.grid._data is not sent and len(table.grid.data) == 1

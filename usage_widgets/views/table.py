@@ -61,8 +61,6 @@ PAD = "\u2003\u2003"
 ROW_HEIGHT = 48
 HEADER_HEIGHT = 34
 MAX_VISIBLE_ROWS = 12
-# Above this many changed cells the whole frame is sent instead (one message, not thousands).
-MAX_CELL_UPDATES = 400
 NO_ROWS = "No rows for this selection."
 ARROWS = {True: "▼", False: "▲"}
 
@@ -289,10 +287,8 @@ class BreakdownTable(widgets.VBox):
         frame = user_frame(breakdown, colors) if view == "user" else team_frame(breakdown, colors)
         self._remember_rows(breakdown, view)
         self.detail.value = ""
-        current = self.grid.data
-        new_columns = list(current.columns) != list(frame.columns)
-        if new_columns or not self._update_cells(current, frame):
-            self.grid.data = frame
+        new_columns = list(self.grid.data.columns) != list(frame.columns)
+        self.grid.data = frame
         with self.grid.layout.hold_sync():
             self.grid.layout.height = _grid_height(len(frame))
             self.grid.layout.width = _grid_width(self.columns)
@@ -306,28 +302,6 @@ class BreakdownTable(widgets.VBox):
             self.message.value = self._message_html(empty_reason or NO_ROWS)
             self.grid.layout.display = "none"
             self.message.layout.display = None
-
-    def _update_cells(self, current: pd.DataFrame, frame: pd.DataFrame) -> bool:
-        """Send only the cells that changed, when the rows are as many as before.
-
-        Replacing the grid's data scrolls it back to the top, which Live Mode must not do
-        every few seconds. Returns False when a full replacement is the better deal.
-        """
-        if len(current) != len(frame) or not len(frame):
-            return False
-        changed = [
-            (column, int(row))
-            for column in frame.columns
-            for row in np.flatnonzero(
-                current[column].to_numpy(dtype=object) != frame[column].to_numpy(dtype=object)
-            )
-        ]
-        if len(changed) > min(MAX_CELL_UPDATES, frame.size // 4):
-            return False  # a new order (a sort) or most values new: one frame is cheaper
-        for column, row in changed:
-            value = frame[column].iat[row]
-            self.grid.set_cell_value_by_index(column, row, value.item() if hasattr(value, "item") else value)
-        return True
 
     def _repaint_soon(self) -> None:
         """Repaint the whole grid once the browser has built the new columns' renderers.
