@@ -348,3 +348,13 @@ def test_repeated_ids_are_reported_on_the_page(dash, source) -> None:
     asyncio.run(dash.live_tick())
     assert dash.report.kpis["requests"] == 3
     assert "2 repeated request ids counted once" in dash.summary.value
+
+
+def test_a_custom_source_may_return_raw_frames() -> None:
+    raw = requests(["a"], T0).drop(columns=["team"]).assign(timestamp=str(T0))
+    src = CallableSource(lambda: raw, lambda: raw.assign(request_id="b"))
+    dash = uw.UsageDashboard(src, now=T0)
+    assert asyncio.run(dash.live_tick())
+    assert dash.report.kpis["requests"] == 2
+    assert dash.report.breakdown["team"].tolist() == ["Unassigned"]
+    dash.close()

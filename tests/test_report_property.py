@@ -109,20 +109,7 @@ class Case:
 
 
 def raw_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    columns = [
-        "request_id",
-        "timestamp",
-        "user_id",
-        "user_name",
-        "user_email",
-        "team",
-        "api_key",
-        "model",
-        "tags",
-        "input_tokens",
-        "output_tokens",
-        "cost",
-    ]
+    columns = list(uw.CANONICAL)
     frame = pd.DataFrame(rows, columns=columns)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="ns", utc=True)
     frame["cost"] = frame["cost"].astype("float64")

@@ -67,20 +67,7 @@ class LogBuilder:
                     "cost": r.cost,
                 }
             )
-        columns = [
-            "request_id",
-            "timestamp",
-            "user_id",
-            "user_name",
-            "user_email",
-            "team",
-            "api_key",
-            "model",
-            "tags",
-            "input_tokens",
-            "output_tokens",
-            "cost",
-        ]
+        columns = list(uw.CANONICAL)
         frame = pd.DataFrame(rows, columns=columns)
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
         frame["cost"] = frame["cost"].astype("float64")

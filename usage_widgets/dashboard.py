@@ -67,7 +67,6 @@ class UsageDashboard(w.VBox):
         self._live_task: asyncio.Task | None = None
         self._reading: asyncio.Future | None = None  # the source read under way, if any
         self.source, self.store = _open(log)
-        self.tz = tz
         fixed = None if now is None else _utc(now)
         self.clock = clock or ((lambda: fixed) if fixed is not None else _system_clock)
         self.live_interval = float(live_interval)
@@ -96,6 +95,11 @@ class UsageDashboard(w.VBox):
         self._closed = False
         self.refresh()
 
+    @property
+    def tz(self) -> str:
+        """The page's time zone (the picker's value)."""
+        return self.state.tz
+
     # -- for data scientists ---------------------------------------------------------------
     @property
     def selection(self) -> Selection:
@@ -117,7 +121,6 @@ class UsageDashboard(w.VBox):
         """Recompute the report for the current selection and hand it to every view."""
         selection = self.state.selection
         try:
-            self.tz = self.state.tz
             rep = report(self.store, selection, now=self.clock(), tz=self.tz)
         except SelectionError as exc:
             self._show_message(str(exc))
@@ -136,9 +139,9 @@ class UsageDashboard(w.VBox):
             self.summary.value = table_summary(rep) + self._data_notes()
 
     # -- Live Mode -------------------------------------------------------------------------
-    def _absorb(self, fresh: pd.DataFrame, *, trusted: bool = True) -> int:
+    def _absorb(self, fresh: pd.DataFrame) -> int:
         """Add new requests (each request_id once) and refresh every view."""
-        added = self.store.append(fresh, validated=trusted)
+        added = self.store.append(fresh, validated=getattr(self.source, "validated", False))
         if added:
             options = self.store.options()
             self.state.options = {name: tuple(values) for name, values in options.items()}
@@ -162,7 +165,7 @@ class UsageDashboard(w.VBox):
                 asyncio.shield(self._reading), timeout or max(self.live_interval * 4, 10)
             )
             self._reading = None
-            self._absorb(fresh, trusted=getattr(self.source, "validated", False))
+            self._absorb(fresh)
         except Exception as exc:  # any failure keeps the last good data on the page
             if self._reading is not None and self._reading.done():
                 self._reading = None  # it failed: the next look reads again
@@ -339,7 +342,7 @@ def _open(log: Any) -> tuple[Source, RequestStore]:
     else:
         source = FrameSource(log)
     store = RequestStore()
-    store.append(source.read(), validated=True)
+    store.append(source.read(), validated=getattr(source, "validated", False))
     return source, store
 
 

@@ -279,10 +279,3 @@ class RequestStore:
             "tags": sorted((self.tags.values[t] for t in used_tags), key=str.casefold),
             "teams": sorted(self.teams.values, key=str.casefold),
         }
-
-    def time_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        """First and last request time, or None when empty."""
-        if not self._n:
-            return None
-        ts = self._cols["ts"]
-        return pd.Timestamp(int(ts[0]), tz="UTC"), pd.Timestamp(int(ts[self._n - 1]), tz="UTC")
