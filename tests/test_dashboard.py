@@ -38,7 +38,7 @@ def test_first_page_shows_the_default_report(dash, log) -> None:
     assert dash.report.kpis == rep.kpis
     assert dash.cards.shown["Requests"].hover == f"{rep.kpis['requests']:,}"
     assert dash.cards.shown["Active Users"].hover == f"{rep.kpis['active_users']:,}"
-    assert len(dash.table.grid.data) == len(rep.breakdown)
+    assert len(dash.table.frame) == len(rep.breakdown)
     assert shown_rows(dash) == rep.breakdown["name"].tolist()
     assert len(dash.chart.series.names) == 1
     assert dash.chart.series.values[0].tolist() == rep.activity["active_users"].tolist()
@@ -49,7 +49,7 @@ def test_view_toggle_turns_chart_and_table_to_teams(dash, log) -> None:
     rep = expected(log, view="team")
     assert dash.state.view == "team"
     assert shown_rows(dash) == rep.breakdown["team"].tolist()
-    assert list(dash.table.grid.data.columns)[:2] == ["Team", "Users"]
+    assert list(dash.table.frame.columns)[:2] == ["Team", "Users"]
     teams_in_chart = [t for t in dash.chart.series.names if not t.startswith("Other")]
     assert teams_in_chart == list(rep.activity.columns[: len(teams_in_chart)])
     assert dash.report.kpis == rep.kpis  # the cards do not depend on the view

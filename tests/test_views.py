@@ -8,6 +8,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pandas as pd
 import pytest
 from ipydatagrid import ImageRenderer, TextRenderer
@@ -450,7 +451,7 @@ def test_hover_ignores_what_does_not_fit(data: object) -> None:
 def test_user_table_sends_only_the_shown_columns() -> None:
     table = BreakdownTable()
     table.show(_user_breakdown(), "user", team_colors(["R&D", "Search"]))
-    data = table.grid.data
+    data = table.frame
     assert list(data.columns) == [
         "User Name",
         "Trend",
@@ -488,7 +489,7 @@ def test_numbers_are_right_aligned_with_separators() -> None:
 def test_name_cell_escapes_log_text() -> None:
     table = BreakdownTable()
     table.show(_user_breakdown(), "user", team_colors(["R&D", "Search"]))
-    cell = _markup(table.grid.data)["User Name"].iloc[0]
+    cell = _markup(table.frame)["User Name"].iloc[0]
     assert "&lt;img" in cell and "R&amp;D" in cell
     assert "<img" not in cell and "R&D" not in cell
     assert "evil@example.com" in cell
@@ -518,19 +519,19 @@ def test_every_rich_cell_is_well_formed_xhtml() -> None:
     )
     table = BreakdownTable()
     table.show(nasty, "user", {})
-    row = _markup(table.grid.data).iloc[0]
+    row = _markup(table.frame).iloc[0]
     for column in ("User Name", "Trend", "Models"):
         _well_formed(row[column])
     table.show(_team_breakdown(), "team", {})
     for column in ("Team", "Trend", "Models"):
-        for markup in _markup(table.grid.data)[column]:
+        for markup in _markup(table.frame)[column]:
             _well_formed(markup)
 
 
 def test_models_show_three_then_a_count() -> None:
     table = BreakdownTable()
     table.show(_user_breakdown(), "user", {})
-    first, second = _markup(table.grid.data)["Models"]
+    first, second = _markup(table.frame)["Models"]
     assert "gpt-4o, claude, llama</span>" in first and ">+2</span>" in first
     assert "mistral" not in first
     assert "+" not in second.replace("'", "")
@@ -571,7 +572,7 @@ def test_header_click_asks_for_a_sort_by_data_key() -> None:
 def test_team_view_columns_and_sort_keys() -> None:
     table = BreakdownTable()
     table.show(_team_breakdown(), "team", team_colors(["R&D", "Search"]))
-    assert list(table.grid.data.columns) == [
+    assert list(table.frame.columns) == [
         "Team",
         "Users",
         "Trend",
@@ -581,8 +582,8 @@ def test_team_view_columns_and_sort_keys() -> None:
         "Output",
         "Cost",
     ]
-    assert "R&amp;D" in _markup(table.grid.data)["Team"].iloc[0]
-    assert "4 requests without a known price" in _markup(table.grid.data)["Team"].iloc[1]
+    assert "R&amp;D" in _markup(table.frame)["Team"].iloc[0]
+    assert "4 requests without a known price" in _markup(table.frame)["Team"].iloc[1]
     asked: list[str] = []
     table.on_sort(asked.append)
     _click(table, "column-header", "Team")
@@ -615,7 +616,8 @@ def test_grid_grows_with_rows_then_scrolls() -> None:
     assert height(2) - height(1) == ROW_HEIGHT
     assert height(MAX_VISIBLE_ROWS) == height(MAX_VISIBLE_ROWS + 30)
     assert table.grid is grid
-    assert len(grid.data) == MAX_VISIBLE_ROWS + 30
+    assert len(table.frame) == MAX_VISIBLE_ROWS + 30
+    assert grid._row_count == MAX_VISIBLE_ROWS + 30
     assert grid.base_row_size == ROW_HEIGHT
 
 
@@ -623,19 +625,20 @@ def test_no_rows_hide_the_grid_behind_a_sentence() -> None:
     table = BreakdownTable()
     table.show(_user_breakdown().iloc[0:0], "user", {}, empty_reason="No user matches “<abc>”.")
     assert table.is_empty
-    assert table.grid.layout.display == "none"
+    assert table.holder.children == ()
     assert table.message.layout.display is None
     assert "No user matches “&lt;abc&gt;”." in table.message.value
     assert "<abc>" not in table.message.value
     table.show(_user_breakdown(), "user", {})
     assert not table.is_empty
     assert table.message.layout.display == "none"
+    assert table.holder.children == (table.grid,)
 
 
 def test_missing_team_colours_fall_back_to_stable_ones() -> None:
     table = BreakdownTable()
     table.show(_team_breakdown(), "team", {})
-    assert team_colors(["R&D"])["R&D"] in _markup(table.grid.data)["Team"].iloc[0]
+    assert team_colors(["R&D"])["R&D"] in _markup(table.frame)["Team"].iloc[0]
 
 
 def test_xml_text_drops_characters_xml_forbids() -> None:
@@ -659,3 +662,53 @@ def test_views_are_widgets_that_close_every_part() -> None:
         assert len(inner) > 5
         view.close()
         assert all(part.comm is None for part in inner)
+
+
+def test_new_numbers_reach_the_rows_the_browser_shows_without_resending_the_table() -> None:
+    """A live refresh keeps the reader's place: same columns send no new dataset, only a tick,
+    and the rows the browser then asks for carry the new numbers."""
+    table = BreakdownTable()
+    table.show(_user_breakdown(), "user", {})
+    grid = table.grid
+    sent: list[dict] = []
+    datasets: list[object] = []
+    grid.send = lambda content, buffers=None: sent.append(content)  # type: ignore[method-assign]
+    grid.observe(lambda change: datasets.append(change["new"]), "_data")
+
+    more = _user_breakdown()
+    more.loc[0, "requests"] = 999_999
+    table.show(more, "user", {})
+
+    assert datasets == []  # nothing the browser would rebuild (and scroll to the top for)
+    assert sent == [{"event_type": "tick"}]
+    grid._handle_comm_msg(None, {"type": "data-request", "r1": 0, "r2": 0, "c1": 0, "c2": 6}, [])
+    reply = sent[-1]
+    assert reply["event_type"] == "data-reply"
+    assert _served(grid, "Requests", row=0) == 999_999
+
+    table.show(_team_breakdown(), "team", {})  # the team view has a grid of its own
+    assert datasets == []
+    assert table.holder.children == (table.grids["team"],)
+
+
+def _served(grid, column: str, row: int) -> float:
+    """The number the browser receives for one cell when it asks for that row."""
+    sent: list[tuple[dict, list]] = []
+    grid.send = lambda content, buffers=None: sent.append((content, buffers))
+    index = [next(iter(field)) for field in grid._data["fields"][1:]].index(column)
+    grid._handle_comm_msg(None, {"type": "data-request", "r1": row, "r2": row, "c1": index,
+                                 "c2": index}, [])
+    content, buffers = sent[-1]
+    spec = content["value"]["data"][column]
+    return float(np.frombuffer(buffers[spec["value"]], dtype=spec["dtype"])[0])
+
+
+def test_token_counts_beyond_two_billion_reach_the_browser_exactly() -> None:
+    table = BreakdownTable()
+    huge = _user_breakdown()
+    huge.loc[0, "input_tokens"] = 4_294_967_396  # 2**32 + 100: as int32 this would show 100
+    huge.loc[0, "output_tokens"] = 3 * 10**12
+    table.show(huge, "user", {})
+    assert _served(table.grid, "Input", row=0) == 4_294_967_396
+    assert _served(table.grid, "Output", row=0) == 3 * 10**12
+

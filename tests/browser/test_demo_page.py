@@ -21,11 +21,30 @@ def requests_shown(page) -> int:
     return int(card(page, "Requests").get_attribute("title").replace(",", ""))
 
 
+SCROLL_THUMB = "() => document.querySelector('.uw-dashboard .lm-ScrollBar[data-orientation=vertical] "\
+    ".lm-ScrollBar-thumb').style.top"
+
+
+def scroll_table(page, pixels: int) -> str:
+    """Scroll the breakdown table with the mouse wheel; the vertical scrollbar's thumb position."""
+    box = page.locator(".uw-dashboard .lm-DataGrid").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 3, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, pixels)
+    page.wait_for_timeout(800)
+    return page.evaluate(SCROLL_THUMB)
+
+
 def test_live_mode_follows_new_requests_and_off_holds_still(demo_server, open_page) -> None:
     page = open_page(demo_server.url, viewport=(1280, 1700))  # the whole table in view
+    week = requests_shown(page)
     page.get_by_role("button", name="24h").click()  # the window that moves fastest
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and requests_shown(page) == week:
+        time.sleep(0.3)
     still = requests_shown(page)
+    assert still < week
+    place = scroll_table(page, 900)  # a reader halfway down the table
+    assert place not in ("", "0%")
     time.sleep(15)  # off: nothing on the page moves
     assert requests_shown(page) == still
 
@@ -37,6 +56,7 @@ def test_live_mode_follows_new_requests_and_off_holds_still(demo_server, open_pa
         time.sleep(0.5)
     assert requests_shown(page) > still
     assert "updated" in status.inner_text()
+    assert page.evaluate(SCROLL_THUMB) == place  # new numbers, same place in the table
 
     page.get_by_role("button", name="Live Mode").click()  # off again
     time.sleep(1.0)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from ipydatagrid import DataGrid, ImageRenderer, TextRenderer, VegaExpr
+from ipydatagrid import ImageRenderer, StreamingDataGrid, TextRenderer, VegaExpr
 
 from .cells import as_image, models_cell, team_cell, trend_cell, user_cell
 from .colors import team_colors
@@ -88,7 +88,8 @@ def _number_renderer(number_format: str, text: str = "default_value") -> TextRen
         format=number_format,
         font=_NUMBER_FONT,
         text_color=TEXT_STRONG,
-        text_value=VegaExpr(f"({text}) + {_quote(PAD)}"),
+        # Rows the browser has not received yet hold a placeholder: show nothing, not "NaN".
+        text_value=VegaExpr(f"cell.value === '...' ? '' : ({text}) + {_quote(PAD)}"),
     )
 
 
@@ -135,7 +136,10 @@ def _header_renderer() -> TextRenderer:
 
 
 def _empty_frame(columns: Iterable[str]) -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    """No rows, with the dtypes the shown frames have (the browser's schema comes from it)."""
+    return pd.DataFrame(
+        {name: pd.Series(dtype="float64" if name in RIGHT_COLUMNS else object) for name in columns}
+    )
 
 
 def _as_list(value: object) -> list[Any]:
@@ -146,6 +150,12 @@ def _as_list(value: object) -> list[Any]:
 
 def _ints(column: pd.Series) -> pd.Series:
     return pd.to_numeric(column, errors="coerce").fillna(0).astype("int64")
+
+
+def _counts(column: pd.Series) -> pd.Series:
+    """Whole numbers as the grid can carry them: ipydatagrid casts int64 to int32 on the way to
+    the browser (4,294,967,396 tokens would show as 100), float64 is exact up to 2**53."""
+    return _ints(column).astype("float64")
 
 
 def _palette(teams: Iterable[str], colors: Mapping[str, str]) -> dict[str, str]:
@@ -179,7 +189,7 @@ def team_frame(breakdown: pd.DataFrame, colors: Mapping[str, str]) -> pd.DataFra
         as_image(team_cell(t, palette[t], width, int(u)), width, ROW_HEIGHT)
         for t, u in zip(teams, unpriced, strict=True)
     ]
-    return pd.DataFrame({"Team": cells, "Users": _ints(rows["users"]), **_common_columns(rows)})
+    return pd.DataFrame({"Team": cells, "Users": _counts(rows["users"]), **_common_columns(rows)})
 
 
 def _common_columns(rows: pd.DataFrame) -> dict[str, Any]:
@@ -193,9 +203,9 @@ def _common_columns(rows: pd.DataFrame) -> dict[str, Any]:
             as_image(models_cell(_as_list(m), models_width), models_width, ROW_HEIGHT)
             for m in rows["models"]
         ],
-        "Requests": _ints(rows["requests"]),
-        "Input": _ints(rows["input_tokens"]),
-        "Output": _ints(rows["output_tokens"]),
+        "Requests": _counts(rows["requests"]),
+        "Input": _counts(rows["input_tokens"]),
+        "Output": _counts(rows["output_tokens"]),
         "Cost": pd.to_numeric(rows["cost"], errors="coerce").astype("float64"),
     }
 
@@ -209,6 +219,60 @@ def _grid_width(columns: Iterable[str]) -> str:
     return f"{sum(COLUMN_WIDTHS[c] for c in columns) + SCROLLBAR}px"
 
 
+KEY_COLUMN = "ipydguuid"  # the row key ipydatagrid adds to every frame it serves
+
+
+class _Grid(StreamingDataGrid):
+    """One view's grid: fixed columns, rows read by the browser on demand.
+
+    New rows never re-send the dataset: the row count changes when it must, and a "tick" has
+    the browser ask again for the rows it shows, so a reader keeps their place in a table that
+    refreshes live. (A plain ``DataGrid`` re-sends everything and scrolls back to the top.)
+
+    ipydatagrid 1.4's browser side fails ("Error setting state") on any dataset or row count
+    change once rows have arrived if the dataset it was given holds no columns, and on a reply
+    naming columns it does not have: the dataset here is the columns with no rows, sent once,
+    and each grid keeps its columns for life.
+    """
+
+    def __init__(self, columns: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(_empty_frame(columns), **kwargs)
+        self.columns = columns
+        self._data = {**self._data, "data": self._data_object["data"]}  # columns, no rows
+
+    def show_frame(self, frame: pd.DataFrame) -> None:
+        if tuple(frame.columns) != self.columns:
+            raise ValueError(f"this grid shows {self.columns}, not {tuple(frame.columns)}")
+        frame = frame.copy(deep=False)
+        frame[KEY_COLUMN] = pd.RangeIndex(len(frame))
+        self._StreamingDataGrid__dataframe_reference = frame
+        # Sorting or filtering chosen from a header's menu applies to the new rows as well.
+        self._transformed_data = (
+            self._apply_frontend_transforms(self._transforms, frame) if self._transforms else None
+        )
+        self._row_count = len(frame if self._transformed_data is None else self._transformed_data)
+        self.tick()
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The shown frame, as served to the browser (with its row key)."""
+        return self._StreamingDataGrid__dataframe_reference
+
+    def _handle_comm_msg(self, widget: Any, content: Any, buffers: Any) -> None:
+        """Rows asked for by the browser, clamped to the rows and columns there are."""
+        if not isinstance(content, dict) or content.get("type") != "data-request":
+            return super()._handle_comm_msg(widget, content, buffers)
+        bounds = [content.get(k) for k in ("r1", "r2", "c1", "c2")]
+        if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in bounds):
+            return None
+        rows = len(self.frame if self._transformed_data is None else self._transformed_data)
+        r1, r2, c1, c2 = bounds
+        r2, c2 = min(r2, rows - 1), min(c2, len(self.columns) - 1)
+        if r1 > r2 or c1 > c2:
+            return None
+        return super()._handle_comm_msg(widget, {**content, "r2": r2, "c2": c2}, buffers)
+
+
 class BreakdownTable(widgets.VBox):
     """The breakdown grid, built once; :meth:`show` swaps its data in place.
 
@@ -220,35 +284,59 @@ class BreakdownTable(widgets.VBox):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        grid = DataGrid(
-            _empty_frame(USER_COLUMNS),
+        self.grids: dict[View, _Grid] = {
+            "user": self._make_grid(USER_COLUMNS),
+            "team": self._make_grid(TEAM_COLUMNS),
+        }
+        # The shown grid is the holder's only child: a grid's view is built when it is shown,
+        # as one made hidden (display: none) paints only fragments once shown.
+        self.holder = widgets.Box(children=[self.grids["user"]])
+        message = widgets.HTML(layout=widgets.Layout(display="none"))
+        detail = widgets.HTML()
+        detail.add_class("uw-note")
+        super().__init__(children=[style_widget(), self.holder, message, detail], **kwargs)
+        self.add_class("uw-panel")
+        self.add_class("uw-root")
+        self.message, self.detail = message, detail
+        self.view: View = "user"
+        self.sort: tuple[str, bool] | None = None
+        self.row_labels: list[str] = []
+        self.row_models: list[list[str]] = []
+        self._sort_callbacks: list[SortCallback] = []
+
+    def _make_grid(self, columns: tuple[str, ...]) -> _Grid:
+        grid = _Grid(
+            columns,
             base_row_size=ROW_HEIGHT,
             base_column_header_size=HEADER_HEIGHT,
             base_column_size=100,
             header_visibility="column",
-            column_widths=dict(COLUMN_WIDTHS),
+            column_widths={c: COLUMN_WIDTHS[c] for c in columns},
             renderers=_renderers(),
             header_renderer=_header_renderer(),
             selection_mode="none",
             grid_style=dict(GRID_STYLE),
             layout=widgets.Layout(
-                width=_grid_width(USER_COLUMNS), max_width="100%", height=_grid_height(0)
+                width=_grid_width(columns), max_width="100%", height=_grid_height(0)
             ),
         )
-        message = widgets.HTML(layout=widgets.Layout(display="none"))
-        detail = widgets.HTML()
-        detail.add_class("uw-note")
-        super().__init__(children=[style_widget(), grid, message, detail], **kwargs)
-        self.add_class("uw-panel")
-        self.add_class("uw-root")
-        self.grid, self.message, self.detail = grid, message, detail
-        self.view: View = "user"
-        self.columns: tuple[str, ...] = USER_COLUMNS
-        self.sort: tuple[str, bool] | None = None
-        self.row_labels: list[str] = []
-        self.row_models: list[list[str]] = []
-        self._sort_callbacks: list[SortCallback] = []
         grid.on_cell_click(self._on_cell_click)
+        return grid
+
+    @property
+    def grid(self) -> _Grid:
+        """The grid of the current view."""
+        return self.grids[self.view]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The current view's shown columns."""
+        return self.grid.columns
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The shown columns of the current view's rows, as the grid serves them."""
+        return self.grid.frame.drop(columns=KEY_COLUMN)
 
     @property
     def widget(self) -> BreakdownTable:
@@ -256,7 +344,10 @@ class BreakdownTable(widgets.VBox):
         return self
 
     def close(self) -> None:
-        """Close the table, its grid and renderers, and every other part."""
+        """Close the table, both grids and their renderers, and every other part."""
+        for grid in self.grids.values():  # the hidden one is nobody's child
+            close_parts(grid)
+            grid.close()
         close_parts(self)
         super().close()
 
@@ -283,51 +374,54 @@ class BreakdownTable(widgets.VBox):
         if view not in ("user", "team"):
             raise ValueError(f"view must be 'user' or 'team', not {view!r}")
         self.view = view
-        self.columns = USER_COLUMNS if view == "user" else TEAM_COLUMNS
         frame = user_frame(breakdown, colors) if view == "user" else team_frame(breakdown, colors)
         self._remember_rows(breakdown, view)
         self.detail.value = ""
-        new_columns = list(self.grid.data.columns) != list(frame.columns)
-        self.grid.data = frame
-        with self.grid.layout.hold_sync():
-            self.grid.layout.height = _grid_height(len(frame))
-            self.grid.layout.width = _grid_width(self.columns)
-        if new_columns:
-            self._repaint_soon()
+        self.grid.show_frame(frame)
+        self.grid.layout.height = _grid_height(len(frame))
         self._set_header()
         if len(frame):
             self.message.layout.display = "none"
-            self.grid.layout.display = None
         else:
             self.message.value = self._message_html(empty_reason or NO_ROWS)
-            self.grid.layout.display = "none"
             self.message.layout.display = None
+        shown = (self.grid,) if len(frame) else ()
+        if self.holder.children != shown:
+            self.holder.children = shown
+            if shown:
+                self._repaint_soon()
 
     def _repaint_soon(self) -> None:
-        """Repaint the whole grid once the browser has built the new columns' renderers.
+        """Fill and repaint the grid just shown, once the browser has laid it out.
 
-        With new columns the grid paints before their renderers exist and some cells stay
-        blank until the next full repaint; one is asked for a moment later (and once more for
-        a slow browser). Without a running event loop (plain Python) there is no browser.
+        A grid asks for rows once its view has a size and paints cells with images once they
+        have loaded; a slow browser can miss both. A fetch and a full repaint are asked for a
+        moment later (and again for a slow browser). Without a running event loop (plain
+        Python) there is no browser.
         """
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        for delay in (0.7, 2.5):
-            loop.call_later(delay, self._repaint)
+        grid = self.grid
+        for delay in (0.15, 0.4):
+            loop.call_later(delay, grid.tick)
+        for delay in (0.7, 2.5, 5.0):
+            loop.call_later(delay, self._repaint, grid)
 
-    def _repaint(self) -> None:
-        """Make the browser repaint every cell: a change of style repaints all of them, so
-        the background flips between two whites nobody can tell apart."""
-        style = dict(self.grid.grid_style)
+    @staticmethod
+    def _repaint(grid: _Grid) -> None:
+        """Make the browser fetch and repaint every shown cell: a change of style repaints all
+        of them, so the background flips between two whites nobody can tell apart."""
+        style = dict(grid.grid_style)
         style["background_color"] = "#fffffe" if style.get("background_color") == "#ffffff" else "#ffffff"
-        self.grid.grid_style = style
+        grid.grid_style = style
+        grid.tick()
 
     @property
     def is_empty(self) -> bool:
         """Whether the sentence is shown instead of the grid."""
-        return self.grid.layout.display == "none"
+        return self.message.layout.display != "none"
 
     @staticmethod
     def _message_html(reason: str) -> str:
