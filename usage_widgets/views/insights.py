@@ -115,7 +115,7 @@ def share_html(query: str) -> str:
     return (
         f'<div class="uw-share"><a class="uw-share-link" href="{html.escape(href)}" target="_blank" '
         'rel="noopener" title="Right-click and copy the link address, or open it: '
-        'it shows this selection">🔗 Copy link</a></div>'
+        'it shows this selection">Copy link</a></div>'
     )
 
 
