@@ -10,6 +10,8 @@ from .report import Report
 
 MAX_ROWS = 20_000  # a file for a person to open; the page says when it is cut
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_DOTS = re.compile(r"\.{2,}")
 _NAME_LENGTH = 150
 
 
@@ -18,6 +20,8 @@ def breakdown_csv(rep: Report, max_rows: int = MAX_ROWS) -> str:
 
     Models are joined by ``|``, most used first; the trend sparkline is left out. Costs are
     written with every digit (Python's shortest exact repr), so the file adds up to the page.
+    Text that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``)
+    gets a leading ``'``.
 
     Examples
     --------
@@ -29,7 +33,17 @@ def breakdown_csv(rep: Report, max_rows: int = MAX_ROWS) -> str:
     """
     frame = rep.breakdown.drop(columns=["trend"]).head(max_rows).copy()
     frame["models"] = ["|".join(map(str, m)) for m in frame["models"]]
+    for column in ("user_id", "name", "email", "team", "models"):
+        if column in frame:
+            frame[column] = [_inert(v) for v in frame[column]]
     return frame.to_csv(index=False, lineterminator="\n")
+
+
+def _inert(value: object) -> object:
+    """Text a spreadsheet will not take for a formula."""
+    if isinstance(value, str) and value[:1] in _FORMULA_START:
+        return "'" + value
+    return value
 
 
 def csv_name(rep: Report) -> str:
@@ -57,5 +71,5 @@ def csv_name(rep: Report) -> str:
     if sel.anomalies_only:
         parts.append("anomalies")
     parts.append(rep.tz)
-    name = "_".join(_UNSAFE.sub("-", p).strip("-") or "-" for p in parts)
+    name = "_".join(_DOTS.sub(".", _UNSAFE.sub("-", p)).strip("-") or "-" for p in parts)
     return f"usage_{name[:_NAME_LENGTH]}.csv"
