@@ -284,10 +284,12 @@ class UsageDashboard(w.VBox):
             return None
         sel = rep.selection
         what = "user" if sel.view == "user" else "team"
+        if sel.anomalies_only and rep.rows_before_search:
+            text = sel.search.strip()
+            matching = f" that matches “{text}”" if text else ""
+            return f"No {what}{matching} is flagged as an anomaly in {_RANGE_WORDS[sel.range]}."
         if rep.rows_before_search:
             return f"No {what} matches “{sel.search.strip()}”."
-        if sel.anomalies_only:
-            return f"No {what} is flagged as an anomaly in {_RANGE_WORDS[sel.range]}."
         filtered = sel.api_keys or sel.tags or sel.teams or sel.models
         when = _RANGE_WORDS[sel.range]
         if filtered:

@@ -13,6 +13,7 @@ import pytest
 import usage_widgets as uw
 from usage_widgets.share import encode
 from usage_widgets.views.insights import change_text
+from usage_widgets.views.models_chart import MAX_MODELS
 from usage_widgets.views.table import HEADER_HEIGHT, ROW_HEIGHT
 
 from .conftest import page_errors, start_server
@@ -104,7 +105,7 @@ def test_a_model_bar_click_filters_by_that_model(served, open_page) -> None:
     page = open_page(server.url + "?range=30d")
     models = expected(store, range="30d").cost_by_model["model"].tolist()
     bars = page.locator(".uw-models-chart rect.bar")
-    assert wait_for(lambda: bars.count() == min(len(models), 12))
+    assert wait_for(lambda: bars.count() == min(len(models), MAX_MODELS))
     bars.nth(1).click()
     rep = expected(store, range="30d", models=(models[1],))
     assert wait_for(lambda: requests_card(page) == f"{rep.kpis['requests']:,}")

@@ -15,7 +15,7 @@ from .format import compact_usd, exact_usd, plural
 from .lifecycle import close_parts
 from .styles import ACCENT, TEXT_MUTED, style_widget
 
-MAX_MODELS = 12  # bars named; the rest are summed into one bar that picks nothing
+MAX_MODELS = 15  # bars named; the rest are summed into one bar that picks nothing
 OTHER = "Other models"
 DIM = "#c7d2fe"
 BAR_HEIGHT = 26
