@@ -106,9 +106,12 @@ def test_a_model_bar_click_filters_by_that_model(served, open_page) -> None:
     models = expected(store, range="30d").cost_by_model["model"].tolist()
     bars = page.locator(".uw-models-chart rect.bar")
     assert wait_for(lambda: bars.count() == min(len(models), MAX_MODELS))
+    fill = "e => getComputedStyle(e).fill"
+    assert bars.nth(0).evaluate(fill) == bars.nth(1).evaluate(fill)
     bars.nth(1).click()
     rep = expected(store, range="30d", models=(models[1],))
     assert wait_for(lambda: requests_card(page) == f"{rep.kpis['requests']:,}")
+    assert wait_for(lambda: bars.nth(0).evaluate(fill) != bars.nth(1).evaluate(fill))  # it stands out
     picker = page.locator(".uw-picker").filter(has_text="Models")
     assert picker.get_by_text(models[1], exact=True).count() >= 1
     assert page_errors(page) == []

@@ -59,7 +59,9 @@ class ModelCostChart(widgets.VBox):
         self.x_cost = bq.LinearScale(min=0.0)
         self.bars = bq.Bars(
             x=[], y=[], orientation="horizontal", scales={"x": self.y_names, "y": self.x_cost},
-            colors=[ACCENT], padding=0.25, color_mode="element", tooltip=None,
+            # One bar per group (model): "group" gives each bar its own colour; "element"
+            # colours by position inside a group, so every bar would take the first colour.
+            colors=[ACCENT], padding=0.25, color_mode="group", tooltip=None,
         )  # fmt: skip
         name_axis = bq.Axis(scale=self.y_names, side="left", color=TEXT_MUTED,
                             grid_lines="none", tick_style={"font-size": "11px"})  # fmt: skip
@@ -69,6 +71,7 @@ class ModelCostChart(widgets.VBox):
         self.figure = bq.Figure(
             marks=[self.bars], axes=[name_axis, cost_axis], animation_duration=0,
             fig_margin={"top": 6, "bottom": 26, "left": 170, "right": 24}, padding_y=0.0,
+            display_toolbar=False,
             layout=widgets.Layout(width="100%", height="120px"),
         )  # fmt: skip
         self.figure.add_class("uw-models-chart")
