@@ -38,6 +38,12 @@ class ControlBar(w.VBox):
         self.api_keys = self._picker("API keys", state.options.get("api_keys", ()))
         self.tags = self._picker("Tags", state.options.get("tags", ()))
         self.teams = self._picker("Teams", state.options.get("teams", ()))
+        self.models = self._picker("Models", state.options.get("models", ()))
+        self.anomalies_only = w.ToggleButton(
+            description="Anomalies only", icon="flag",
+            tooltip="Show only the rows whose latest 24 hours jump far above their usual day",
+        )  # fmt: skip
+        self.anomalies_only.add_class("uw-anomalies-only")
         self.live = w.ToggleButton(description="Live Mode", tooltip="Refresh as new requests arrive")
         self.live.add_class("uw-live")
         self.live_status = w.HTML("", layout=w.Layout(margin="0 0 0 6px"))
@@ -68,6 +74,8 @@ class ControlBar(w.VBox):
             t.link((state, "api_keys"), (self.api_keys.children[1], "value"), (_as_list, _as_tuple)),
             t.link((state, "tags"), (self.tags.children[1], "value"), (_as_list, _as_tuple)),
             t.link((state, "teams"), (self.teams.children[1], "value"), (_as_list, _as_tuple)),
+            t.link((state, "models"), (self.models.children[1], "value"), (_as_list, _as_tuple)),
+            t.link((state, "anomalies_only"), (self.anomalies_only, "value")),
             t.link((state, "live"), (self.live, "value")),
             t.link((state, "search"), (self.search, "value")),
             t.link((state, "tz"), (self.tz, "value")),
@@ -87,7 +95,7 @@ class ControlBar(w.VBox):
             layout=w.Layout(align_items="center", flex_flow="row wrap"),
         )
         filter_row = w.HBox(
-            [self.api_keys, self.tags, self.teams, self.clear],
+            [self.api_keys, self.tags, self.teams, self.models, self.clear],
             layout=w.Layout(align_items="flex-start", flex_flow="row wrap"),
         )
         super().__init__([header, time_row, filter_row])
@@ -98,7 +106,7 @@ class ControlBar(w.VBox):
         """A searchable multi-select: type to find a choice, only offered choices are kept."""
         tags = w.TagsInput(allowed_tags=list(choices), allow_duplicates=False, value=[])
         tags.add_class("uw-picker-input")
-        box = w.VBox([w.Label(label), tags], layout=w.Layout(width="31%", min_width="220px"))
+        box = w.VBox([w.Label(label), tags], layout=w.Layout(width="23%", min_width="200px"))
         box.add_class("uw-picker")
         return box
 
@@ -112,5 +120,5 @@ class ControlBar(w.VBox):
 
     def set_choices(self, options: dict[str, list[str]]) -> None:
         """Offer new choices (a live log brought new keys, tags or teams)."""
-        for name in ("api_keys", "tags", "teams"):
+        for name in ("api_keys", "tags", "teams", "models"):
             getattr(self, name).children[1].allowed_tags = list(options.get(name, ()))

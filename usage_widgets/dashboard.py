@@ -15,6 +15,7 @@ import pandas as pd
 
 from .controls import ControlBar
 from .errors import LogError, SelectionError
+from .page_tools import PageTools, flagged_rows, previous_period
 from .report import Report, report
 from .selection import Selection
 from .sources import FileSource, FrameSource, Source
@@ -87,8 +88,11 @@ class UsageDashboard(w.VBox):
         self.message.add_class("uw-message")
         self.summary = w.HTML()
         self.summary.add_class("uw-table-summary")
-        self.results = w.VBox([self.cards, self.chart, self._table_header(), self.table, self.summary])
-        super().__init__([style_widget(), self.controls, self.message, self.results])
+        self.tools = PageTools(self)
+        self.results = w.VBox([self.cards, self.chart, self.tools.models_chart, self._table_header(),
+                               self.tools.flags, self.table, self.summary])  # fmt: skip
+        super().__init__([style_widget(), self.tools.style, self.controls, self.tools.notice,
+                          self.tools.drill_bar, self.message, self.results])  # fmt: skip
         self.add_class("uw-dashboard")
         self.state.observe(self._state_changed, names=[n for n in self.state.trait_names() if n != "live"])
         self.state.observe(self._live_switched, names="live")
@@ -131,11 +135,13 @@ class UsageDashboard(w.VBox):
         self.report = rep
         self._show_message(None)
         with self.hold_sync():
-            self.cards.show(rep.kpis)
+            self.cards.show(rep.kpis, rep.previous_kpis, previous_period(rep))
             self.chart.show(rep.activity, selection.view, self.colors, rep.granularity, rep.tz)
             self.table.set_sort(selection.sort, selection.descending)
             self.table.show(rep.breakdown.head(MAX_TABLE_ROWS), selection.view, self.colors,
-                            empty_reason=self._empty_reason(rep))  # fmt: skip
+                            empty_reason=self._empty_reason(rep),
+                            flagged=flagged_rows(rep)[:MAX_TABLE_ROWS])  # fmt: skip
+            self.tools.show(rep)
             self.summary.value = table_summary(rep) + self._data_notes()
 
     # -- Live Mode -------------------------------------------------------------------------
@@ -278,9 +284,13 @@ class UsageDashboard(w.VBox):
             return None
         sel = rep.selection
         what = "user" if sel.view == "user" else "team"
+        if sel.anomalies_only and rep.rows_before_search:
+            text = sel.search.strip()
+            matching = f" that matches “{text}”" if text else ""
+            return f"No {what}{matching} is flagged as an anomaly in {_RANGE_WORDS[sel.range]}."
         if rep.rows_before_search:
             return f"No {what} matches “{sel.search.strip()}”."
-        filtered = sel.api_keys or sel.tags or sel.teams
+        filtered = sel.api_keys or sel.tags or sel.teams or sel.models
         when = _RANGE_WORDS[sel.range]
         if filtered:
             return f"No requests in {when} match these filters."
@@ -289,7 +299,8 @@ class UsageDashboard(w.VBox):
     def _table_header(self) -> w.HBox:
         title = w.HTML("<div class='uw-section-title'>Breakdown</div>")
         return w.HBox(
-            [title, self.controls.search],
+            [title, w.HBox(layout=w.Layout(flex="1")), *self.tools.header_widgets(),
+             self.controls.anomalies_only, self.controls.search],
             layout=w.Layout(justify_content="space-between", align_items="center", margin="8px 0 4px 0"),
         )
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .selection import Selection
 from .store import RequestStore
-from .timewindow import Window, window_for
+from .timewindow import Window, previous_window, rolling_days, window_for
 
 # Above this many cells a dense (bucket x user) count matrix is replaced by a sparse count.
 _DENSE_LIMIT = 20_000_000
@@ -31,6 +31,15 @@ class Report:
         view: requests per team, one column per team, largest first.
     breakdown : DataFrame
         One row per user or team, filtered by the search text, sorted as the selection asks.
+    previous_kpis : dict
+        The same KPIs over the period of the same length right before (``previous_start`` to
+        ``previous_end``, see `previous_window`), for "what changed".
+    cost_by_model : DataFrame
+        ``model``, ``requests``, ``cost`` per model called, largest cost first, under every
+        filter but the models filter (so the models not chosen can still be picked).
+    anomalies : DataFrame
+        The breakdown's rows flagged by `usage_widgets.anomaly` (index: ``user_id`` or
+        ``team``): ``latest``, ``median``, ``threshold`` and the ``reason`` in words.
     """
 
     selection: Selection
@@ -43,6 +52,11 @@ class Report:
     rows_before_search: int = 0
     start: pd.Timestamp = field(default=pd.NaT)
     end: pd.Timestamp = field(default=pd.NaT)
+    previous_kpis: dict[str, Any] = field(default_factory=dict)
+    previous_start: pd.Timestamp = field(default=pd.NaT)
+    previous_end: pd.Timestamp = field(default=pd.NaT)
+    cost_by_model: pd.DataFrame = field(default_factory=pd.DataFrame)
+    anomalies: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def report(
@@ -92,8 +106,12 @@ def report(
         activity, breakdown = _user_view(store, rows, window)
     else:
         activity, breakdown = _team_view(store, rows, window)
+    anomalies = _anomalies(store, selection, window)
     before = len(breakdown)
     breakdown = _search(breakdown, selection)
+    if selection.anomalies_only:
+        key = "user_id" if selection.view == "user" else "team"
+        breakdown = breakdown.loc[breakdown[key].isin(anomalies.index).to_numpy(dtype=bool)]
     breakdown = _sort(breakdown, selection)
     labels = window.labels
     return Report(
@@ -107,6 +125,9 @@ def report(
         rows_before_search=before,
         start=labels[0] if len(labels) else pd.NaT,
         end=pd.Timestamp(window.end_ns, tz="UTC").tz_convert(tz),
+        **_previous(store, selection, window),
+        cost_by_model=_cost_by_model(store, selection, window, rows),
+        anomalies=anomalies,
     )
 
 
@@ -193,6 +214,8 @@ def _filter_mask(
         narrow(store.teams.lookup(selection.teams)[part["team"]])
     if selection.tags:
         narrow(_tagset_table(store, selection.tags)[part["tagset"]])
+    if selection.models:
+        narrow(store.models.lookup(selection.models)[part["model"]])
     return keep
 
 
@@ -347,3 +370,53 @@ def _sort(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:
     if column == label:
         return by_label.iloc[::-1] if selection.descending else by_label
     return by_label.sort_values(column, ascending=not selection.descending, kind="stable")
+
+
+def _previous(store: RequestStore, selection: Selection, window: Window) -> dict[str, Any]:
+    """KPIs of the period of the same length right before the window."""
+    before = previous_window(selection, window)
+    return {
+        "previous_kpis": _Rows.select(store, selection, before).kpis(),
+        "previous_start": pd.Timestamp(before.start_ns, tz="UTC").tz_convert(window.tz),
+        "previous_end": pd.Timestamp(before.end_ns, tz="UTC").tz_convert(window.tz),
+    }
+
+
+def _cost_by_model(store: RequestStore, selection: Selection, window: Window, rows: _Rows) -> pd.DataFrame:
+    """Requests and cost per model, largest cost first (ties by name)."""
+    if selection.models:
+        rows = _Rows.select(store, selection.replace(models=()), window)
+    totals = rows.totals_by(rows.model, rows.n_models)
+    used = np.flatnonzero(totals["requests"])
+    frame = pd.DataFrame({
+        "model": pd.Series([store.models.values[m] for m in used], dtype=object),
+        "requests": totals["requests"][used].astype(np.int64),
+        "cost": totals["cost"][used].astype(np.float64),
+    })  # fmt: skip
+    frame = frame.sort_values("model", kind="stable").sort_values("cost", ascending=False, kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def _anomalies(store: RequestStore, selection: Selection, window: Window) -> pd.DataFrame:
+    """Rows whose latest 24 hours jump far above their days before (`usage_widgets.anomaly`)."""
+    from . import anomaly
+
+    days = rolling_days(window.end_ns, anomaly.PERIODS, window.tz)
+    rows = _Rows.select(store, selection, days)
+    if selection.view == "user":
+        group, size, names = rows.user, rows.n_users, store.users.ids.values
+    else:
+        group, size, names = rows.team, rows.n_teams, store.teams.values
+    history = _counts(group, size, rows.bucket, days.n_buckets)
+    flags = anomaly.flag_rows(history)
+    hit = np.flatnonzero(flags.flagged)
+    key = "user_id" if selection.view == "user" else "team"
+    return pd.DataFrame(
+        {
+            "latest": flags.latest[hit].astype(np.int64),
+            "median": flags.median[hit],
+            "threshold": flags.threshold[hit],
+            "reason": [anomaly.reason(flags.latest[i], flags.median[i], flags.threshold[i]) for i in hit],
+        },
+        index=pd.Index([names[i] for i in hit], dtype=object, name=key),
+    )

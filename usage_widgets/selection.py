@@ -67,6 +67,8 @@ class Selection:
     api_keys, tags, teams : tuple of str
         Keep only requests made with these keys / carrying these tags / of these teams. Empty
         means no filter. Tags sharing a key are alternatives; different keys must all hold.
+    models : tuple of str
+        Keep only requests to these models. Empty means all models.
     search : str
         Case-insensitive text matched against name or email (team name in the team view). It
         filters the breakdown table only.
@@ -74,6 +76,9 @@ class Selection:
         Breakdown column to sort by.
     descending : bool
         Sort order.
+    anomalies_only : bool
+        Keep only the breakdown rows flagged as anomalies (see `usage_widgets.anomaly`); like
+        the search, it filters the table only.
 
     Examples
     --------
@@ -91,6 +96,8 @@ class Selection:
     search: str = ""
     sort: str = "cost"
     descending: bool = True
+    models: tuple[str, ...] = field(default=())
+    anomalies_only: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -100,13 +107,14 @@ class Selection:
             raise SelectionError(f"range must be one of {RANGES}, not {self.range!r}")
         set_(self, "start", _as_date(self.start, "start"))
         set_(self, "end", _as_date(self.end, "end"))
-        for name in ("api_keys", "tags", "teams"):
+        for name in ("api_keys", "tags", "teams", "models"):
             set_(self, name, _as_strings(getattr(self, name), name))
         if not isinstance(self.search, str):
             raise SelectionError(f"search must be text, not {self.search!r}")
         if self.sort not in SORT_COLUMNS:
             raise SelectionError(f"sort must be one of {SORT_COLUMNS}, not {self.sort!r}")
         set_(self, "descending", bool(self.descending))
+        set_(self, "anomalies_only", bool(self.anomalies_only))
 
     def check(self) -> None:
         """Raise `SelectionError` with a sentence for the page when the range cannot be shown."""

@@ -20,7 +20,8 @@ def time_zones() -> frozenset[str]:
 
 
 FIRST_DAY, LAST_DAY = _dt.date(1970, 1, 1), _dt.date(2200, 12, 31)
-_FIELDS = ("view", "range", "start", "end", "api_keys", "tags", "teams", "search", "sort", "descending")
+_FIELDS = ("view", "range", "start", "end", "api_keys", "tags", "teams", "search", "sort", "descending",
+           "models", "anomalies_only")
 
 
 class DashboardState(t.HasTraits):
@@ -37,6 +38,8 @@ class DashboardState(t.HasTraits):
     api_keys = t.Tuple(help="Selected API keys; empty means all.")
     tags = t.Tuple(help="Selected key:value tags; empty means no tag filter.")
     teams = t.Tuple(help="Selected teams; empty means all.")
+    models = t.Tuple(help="Selected models; empty means all.")
+    anomalies_only = t.Bool(False, help="Show only the table rows flagged as anomalies.")
     search = t.Unicode("", help="Text that filters the table by name, email or team.")
     sort = t.Enum(SORT_COLUMNS, default_value="cost", help="Column the table is sorted by.")
     descending = t.Bool(True, help="Sort order of the table.")
@@ -71,7 +74,7 @@ class DashboardState(t.HasTraits):
         if self.sort == "users" and change["new"] == "user":
             self.sort, self.descending = "cost", True
 
-    @t.validate("api_keys", "tags", "teams")
+    @t.validate("api_keys", "tags", "teams", "models")
     def _known_choices(self, proposal: dict[str, Any]) -> tuple[str, ...]:
         allowed = self.options.get(proposal["trait"].name, ())
         chosen = [v for v in proposal["value"] if isinstance(v, str) and v in allowed]
@@ -91,9 +94,10 @@ class DashboardState(t.HasTraits):
                 setattr(self, name, getattr(value, name))
 
     def clear_filters(self) -> None:
-        """Drop the key, tag and team filters and the search text; keep view and range."""
+        """Drop the key, tag, team and model filters and the search text; keep view and range."""
         with self.hold_trait_notifications():
             self.api_keys, self.tags, self.teams, self.search = (), (), (), ""
+            self.models, self.anomalies_only = (), False
 
     def sort_by(self, column: str) -> None:
         """A header click: a new column sorts descending first; the same column flips."""

@@ -272,10 +272,11 @@ class RequestStore:
 
     # -- what the controls offer -----------------------------------------------------------
     def options(self) -> dict[str, list[str]]:
-        """The API keys, tags and teams present, sorted, for the filter choices."""
+        """The API keys, tags, teams and models present, sorted, for the filter choices."""
         used_tags = {t for members in self.tagset_members for t in members}
         return {
             "api_keys": sorted(self.keys.values, key=str.casefold),
             "tags": sorted((self.tags.values[t] for t in used_tags), key=str.casefold),
             "teams": sorted(self.teams.values, key=str.casefold),
+            "models": sorted(self.models.values, key=str.casefold),
         }

@@ -112,3 +112,39 @@ def _hour_edges_around(now_ns: int, tz: str) -> np.ndarray:
 
 def _hour_edges_between(lo_ns: int, hi_ns: int, tz: str) -> np.ndarray:
     return _local_hour_starts(int(lo_ns), int(hi_ns), tz)
+
+
+def previous_window(selection: Selection, window: Window) -> Window:
+    """The period of the same length right before ``window`` (for "what changed").
+
+    24h: the 24 clock hours before its first hour. Nd: the N local calendar days before its
+    first day. Custom: as many days before its start as it holds. One bucket: only totals are
+    compared.
+
+    Examples
+    --------
+    >>> now = pd.Timestamp("2026-03-10 15:00", tz="UTC")
+    >>> prev = previous_window(Selection(range="7d"), window_for(Selection(range="7d"), now, "UTC"))
+    >>> [str(pd.Timestamp(e, tz="UTC").date()) for e in prev.edges]
+    ['2026-02-25', '2026-03-04']
+    """
+    start = int(window.edges[0])
+    if selection.range == "24h":
+        hours = _hour_edges_around(start - 1, window.tz)
+        edges = np.array([hours[0], start], dtype=np.int64)
+    else:
+        if selection.range == "custom":
+            assert selection.start is not None and selection.end is not None
+            days = (selection.end - selection.start).days + 1
+        else:
+            days = int(selection.range.removesuffix("d"))
+        first = pd.Timestamp(start, tz="UTC").tz_convert(window.tz).date()
+        edges = _midnights([first - days * DAY, first], window.tz)
+    return Window(edges, start - 1, window.granularity, window.tz)
+
+
+def rolling_days(end_ns: int, periods: int, tz: str) -> Window:
+    """``periods`` spans of 24 hours ending at ``end_ns`` (inclusive), oldest first."""
+    last = end_ns + 1
+    edges = np.array([last - (periods - i) * 24 * HOUR_NS for i in range(periods + 1)], dtype=np.int64)
+    return Window(edges, end_ns, "hour", tz)

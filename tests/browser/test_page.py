@@ -83,7 +83,9 @@ def wait_for(predicate, seconds: float = 20.0) -> bool:
 
 
 def click_header(page, column: str, columns: list[str]) -> None:
-    box = page.locator(".uw-dashboard .datagrid-container").first.bounding_box()
+    grid = page.locator(".uw-dashboard .datagrid-container").first
+    grid.scroll_into_view_if_needed()  # mouse clicks land only inside the viewport
+    box = grid.bounding_box()
     assert box is not None
     left = sum(COLUMN_WIDTHS[c] for c in columns[: columns.index(column)])
     page.mouse.click(box["x"] + left + 30, box["y"] + HEADER_HEIGHT / 2)

@@ -10,6 +10,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .format import DASH, compact, compact_usd, exact, exact_usd, plural
+from .insights import change_html, changes
 from .lifecycle import close_parts
 from .styles import style_widget
 
@@ -82,15 +83,15 @@ def summarize(kpis: Mapping[str, Any]) -> dict[str, Shown]:
     }
 
 
-def card_html(title: str, shown: Shown) -> str:
-    """The markup of one card, every piece of text escaped."""
+def card_html(title: str, shown: Shown, change: str = "") -> str:
+    """The markup of one card, every piece of text escaped (``change``: `change_html` markup)."""
     note = f'<div class="uw-card-note">{html.escape(shown.note)}</div>' if shown.note else ""
     return (
         '<div class="uw-card">'
         f'<div class="uw-card-title">{html.escape(title)}</div>'
         f'<div class="uw-card-value" title="{html.escape(shown.hover)}">'
         f"{html.escape(shown.text)}</div>"
-        f"{note}</div>"
+        f"{note}{change}</div>"
     )
 
 
@@ -114,6 +115,7 @@ class KpiCards(widgets.Box):
         super().__init__(children=[style_widget(), *cards.values()], **kwargs)
         self.cards: dict[str, widgets.HTML] = cards
         self.shown: dict[str, Shown] = shown
+        self.changes: dict[str, tuple[str, str, str]] = {}
         self.add_class("uw-cards")
         self.add_class("uw-root")
 
@@ -122,11 +124,19 @@ class KpiCards(widgets.Box):
         """The widget to display: the cards themselves."""
         return self
 
-    def show(self, kpis: Mapping[str, Any]) -> None:
-        """Show a report's KPIs; only cards whose content changed are sent to the page."""
+    def show(
+        self, kpis: Mapping[str, Any], previous: Mapping[str, Any] | None = None, period: str = ""
+    ) -> None:
+        """Show a report's KPIs; only cards whose content changed are sent to the page.
+
+        With ``previous`` (the KPIs of the period before, named by ``period``), each card also
+        shows the change: an arrow and a percentage, or "new" when the previous was zero.
+        """
         self.shown = summarize(kpis)
+        self.changes = changes(kpis, previous, period) if previous else {}
         for title, shown in self.shown.items():
-            self.cards[title].value = card_html(title, shown)
+            change = change_html(*self.changes[title]) if title in self.changes else ""
+            self.cards[title].value = card_html(title, shown, change)
 
     def close(self) -> None:
         """Close the cards and every widget they are made of."""

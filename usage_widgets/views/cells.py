@@ -55,7 +55,19 @@ def unpriced_note(unpriced: int, short: bool = True) -> str:
     return f'<span style="color:{WARN}">{xml_text(text)}</span>'
 
 
-def user_cell(name: str, email: str, team: str, color: str, width: int, unpriced: int = 0) -> str:
+def flag_chip(flagged: bool) -> str:
+    """A small warning flag before the name of a row the anomaly rule flags."""
+    if not flagged:
+        return ""
+    return (
+        f'<span style="flex:none;color:#ffffff;background:{WARN};border-radius:8px;padding:0 6px;'
+        'font-size:10px;font-weight:700;line-height:16px">⚑ anomaly</span>'
+    )
+
+
+def user_cell(
+    name: str, email: str, team: str, color: str, width: int, unpriced: int = 0, flagged: bool = False
+) -> str:
     """Name on top with the team badge beside it, email (and an unpriced note) under it.
 
     Parameters
@@ -77,13 +89,13 @@ def user_cell(name: str, email: str, team: str, color: str, width: int, unpriced
         f'font-family:{FONT_STACK}">'
         f'<div style="display:flex;align-items:center;gap:8px;white-space:nowrap">'
         f'<span style="font-weight:600;font-size:12.5px;color:{TEXT_STRONG};{_ellipsis()}">'
-        f"{xml_text(name)}</span>{badge(team, color, max_width=inner // 2)}</div>"
+        f"{xml_text(name)}</span>{badge(team, color, max_width=inner // 2)}{flag_chip(flagged)}</div>"
         f'<div style="font-size:11px;color:{TEXT_MUTED};{_ellipsis()}">{second}</div>'
         "</div>"
     )
 
 
-def team_cell(team: str, color: str, width: int, unpriced: int = 0) -> str:
+def team_cell(team: str, color: str, width: int, unpriced: int = 0, flagged: bool = False) -> str:
     """The team badge, with an unpriced note under it when needed."""
     inner = width - 14
     note = unpriced_note(unpriced, short=False)
@@ -92,7 +104,8 @@ def team_cell(team: str, color: str, width: int, unpriced: int = 0) -> str:
     )
     return (
         f'<div style="width:{inner}px;padding-left:6px;line-height:17px;'
-        f'font-family:{FONT_STACK}">{badge(team, color, max_width=inner)}{second}</div>'
+        f'font-family:{FONT_STACK}">{badge(team, color, max_width=inner - 80 if flagged else inner)}'
+        f"{' ' + flag_chip(flagged) if flagged else ''}{second}</div>"
     )
 
 

@@ -163,31 +163,42 @@ def _palette(teams: Iterable[str], colors: Mapping[str, str]) -> dict[str, str]:
     return {**team_colors(missing), **colors} if missing else dict(colors)
 
 
-def user_frame(breakdown: pd.DataFrame, colors: Mapping[str, str]) -> pd.DataFrame:
+def _flags(flagged: Iterable[bool] | None, count: int) -> list[bool]:
+    flags = [bool(f) for f in flagged] if flagged is not None else []
+    return (flags + [False] * count)[:count]
+
+
+def user_frame(
+    breakdown: pd.DataFrame, colors: Mapping[str, str], flagged: Iterable[bool] | None = None
+) -> pd.DataFrame:
     """The user view's shown columns, in order, from the data layer's breakdown."""
     rows = breakdown.reset_index(drop=True)
+    flags = _flags(flagged, len(rows))
     teams = rows["team"].astype(str)
     palette = _palette(teams, colors)
     unpriced = _ints(rows["unpriced"]) if "unpriced" in rows else pd.Series(0, index=rows.index)
     width = COLUMN_WIDTHS["User Name"]
     names = [
-        as_image(user_cell(str(n), "" if pd.isna(e) else str(e), t, palette[t], width, int(u)),
+        as_image(user_cell(str(n), "" if pd.isna(e) else str(e), t, palette[t], width, int(u), f),
                  width, ROW_HEIGHT)
-        for n, e, t, u in zip(rows["name"], rows["email"], teams, unpriced, strict=True)
+        for n, e, t, u, f in zip(rows["name"], rows["email"], teams, unpriced, flags, strict=True)
     ]  # fmt: skip
     return pd.DataFrame({"User Name": names, **_common_columns(rows)})
 
 
-def team_frame(breakdown: pd.DataFrame, colors: Mapping[str, str]) -> pd.DataFrame:
+def team_frame(
+    breakdown: pd.DataFrame, colors: Mapping[str, str], flagged: Iterable[bool] | None = None
+) -> pd.DataFrame:
     """The team view's shown columns, in order, from the data layer's breakdown."""
     rows = breakdown.reset_index(drop=True)
+    flags = _flags(flagged, len(rows))
     teams = rows["team"].astype(str)
     palette = _palette(teams, colors)
     unpriced = _ints(rows["unpriced"]) if "unpriced" in rows else pd.Series(0, index=rows.index)
     width = COLUMN_WIDTHS["Team"]
     cells = [
-        as_image(team_cell(t, palette[t], width, int(u)), width, ROW_HEIGHT)
-        for t, u in zip(teams, unpriced, strict=True)
+        as_image(team_cell(t, palette[t], width, int(u), f), width, ROW_HEIGHT)
+        for t, u, f in zip(teams, unpriced, flags, strict=True)
     ]
     return pd.DataFrame({"Team": cells, "Users": _counts(rows["users"]), **_common_columns(rows)})
 
@@ -303,6 +314,7 @@ class BreakdownTable(widgets.VBox):
         self.row_labels: list[str] = []
         self.row_models: list[list[str]] = []
         self._sort_callbacks: list[SortCallback] = []
+        self._row_callbacks: list[SortCallback] = []
 
     def _make_grid(self, columns: tuple[str, ...]) -> _Grid:
         grid = _Grid(
@@ -358,6 +370,7 @@ class BreakdownTable(widgets.VBox):
         view: View,
         colors: Mapping[str, str],
         empty_reason: str | None = None,
+        flagged: Iterable[bool] | None = None,
     ) -> None:
         """Show a report's breakdown, in the order given.
 
@@ -370,11 +383,13 @@ class BreakdownTable(widgets.VBox):
             Team -> colour, for the badges.
         empty_reason : str, optional
             The sentence shown instead of the grid when there are no rows (escaped here).
+        flagged : iterable of bool, optional
+            Per row: does the anomaly rule flag it (a flag is drawn by the name).
         """
         if view not in ("user", "team"):
             raise ValueError(f"view must be 'user' or 'team', not {view!r}")
         self.view = view
-        frame = user_frame(breakdown, colors) if view == "user" else team_frame(breakdown, colors)
+        frame = (user_frame if view == "user" else team_frame)(breakdown, colors, flagged)
         self._remember_rows(breakdown, view)
         self.detail.value = ""
         self.grid.show_frame(frame)
@@ -476,6 +491,18 @@ class BreakdownTable(widgets.VBox):
                     callback(key)
         elif region == "body" and column == "Models":
             self._show_models(cell.get("primary_key_row"))
+        elif region == "body":
+            self._row_clicked(cell.get("primary_key_row"))
+
+    def on_row_click(self, callback: SortCallback) -> None:
+        """Call ``callback(label)`` (user name or team) when a row is clicked outside Models."""
+        if callback not in self._row_callbacks:
+            self._row_callbacks.append(callback)
+
+    def _row_clicked(self, row: object) -> None:
+        if isinstance(row, int) and not isinstance(row, bool) and 0 <= row < len(self.row_labels):
+            for callback in list(self._row_callbacks):
+                callback(self.row_labels[row])
 
     def _show_models(self, row: object) -> None:
         if not isinstance(row, int) or not 0 <= row < len(self.row_models):
