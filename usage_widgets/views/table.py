@@ -241,6 +241,7 @@ class BreakdownTable(widgets.VBox):
         super().__init__(children=[style_widget(), grid, message, detail], **kwargs)
         self.add_class("uw-panel")
         self.add_class("uw-root")
+        self.add_class("uw-table")
         self.grid, self.message, self.detail = grid, message, detail
         self.view: View = "user"
         self.columns: tuple[str, ...] = USER_COLUMNS
