@@ -142,10 +142,10 @@ CSS = f"""
 .uw-chart .axis .tick text {{
   fill: var(--jp-ui-font-color2, {TEXT_MUTED});
 }}
-.uw-chart .axis .tick line {{
+.uw-chart.bqplot > svg .axis .tick line {{
   stroke: var(--jp-border-color3, #eef0f3);
 }}
-.uw-chart .axis text.axislabel {{
+.uw-chart.bqplot > svg .axis text.axislabel {{
   fill: var(--jp-ui-font-color2, {TEXT_MUTED});
   font: 11px var(--jp-ui-font-family, {FONT_STACK});
 }}
@@ -153,6 +153,12 @@ CSS = f"""
    with their colours inside: no stylesheet reaches them. On a dark theme the whole canvas is
    turned around instead: lightness inverted (white to JupyterLab's #111), hues kept. */
 body[data-jp-theme-light="false"] .uw-table .datagrid-container canvas {{
+  filter: invert(0.933) hue-rotate(180deg);
+}}
+/* Team colours take the same turn everywhere, so a team's bars and swatches keep matching its
+   badge in the table. */
+body[data-jp-theme-light="false"] .uw-chart rect.bar,
+body[data-jp-theme-light="false"] .uw-swatch {{
   filter: invert(0.933) hue-rotate(180deg);
 }}
 .uw-swatch {{

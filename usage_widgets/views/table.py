@@ -88,6 +88,9 @@ def _number_renderer(number_format: str, text: str = "default_value") -> TextRen
         format=number_format,
         font=_NUMBER_FONT,
         text_color=TEXT_STRONG,
+        # Left unset, the cell takes the theme's background when painted, which the dark
+        # theme's inverting filter (styles.py) would turn light again.
+        background_color=GRID_STYLE["background_color"],
         text_value=VegaExpr(f"({text}) + {_quote(PAD)}"),
     )
 
