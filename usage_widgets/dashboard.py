@@ -130,7 +130,7 @@ class UsageDashboard(w.VBox):
     def refresh(self) -> None:
         """Recompute the report for the current selection and hand it to every view."""
         selection = self.state.selection
-        self._now = self.clock()
+        self._now = self.clock().floor("s")  # whole seconds: the Code control shows this moment
         self._show_code()
         try:
             rep = report(self.store, selection, now=self._now, tz=self.tz)

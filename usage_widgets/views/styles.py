@@ -328,7 +328,7 @@ PAGE_CSS = f"""
 .uw-code-text {{
   margin: 6px 0 0 0;
   padding: 0;
-  font-family: var(--jp-code-font-family, ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace);
+  font-family: ui-monospace, 'SFMono-Regular', 'DejaVu Sans Mono', Menlo, Consolas, monospace;
   font-size: 12.5px;
   line-height: 1.5;
   white-space: pre;
