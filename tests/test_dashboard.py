@@ -315,3 +315,12 @@ def test_the_time_zone_is_named_on_the_chart_axis_and_in_hover_texts(dash) -> No
     assert dash.chart.hover_text(3).split("<br/>")[0].endswith("IST · Asia/Kolkata</b>")
     dash.controls.view.value = "team"
     assert "Asia/Kolkata" in dash.chart.hover_text(3, 0)
+
+
+def test_the_time_zone_picker_opens_at_the_dashboards_zone(log) -> None:
+    d = uw.UsageDashboard(log, now=NOW, tz="Europe/Berlin")
+    assert d.controls.tz.value == "Europe/Berlin"
+    assert "Europe/Berlin" in d.controls.tz.options and "Asia/Kathmandu" in d.controls.tz.options
+    assert d.report.kpis == uw.report(log, uw.Selection(), now=NOW, tz="Europe/Berlin").kpis
+    assert "tz='Europe/Berlin'" in d.code
+    d.close()
