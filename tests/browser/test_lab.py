@@ -170,8 +170,13 @@ def test_the_notebook_shows_the_dashboard_in_light_and_dark(lab, browser, artifa
         assert month["requests"] > week["requests"]
         assert wait_for(lambda: card(page, "Requests").get_attribute("title") == f"{month['requests']:,}")
         assert card(page, "Active Users").get_attribute("title") == f"{month['active_users']:,}"
-        page.wait_for_timeout(1500)  # images in grid cells paint just after the grid
-        assert colors_in_first_cell(page, 8, COLUMN_WIDTHS["User Name"] - 16) > 10
+        assert wait_for(lambda: colors_in_first_cell(page, 8, COLUMN_WIDTHS["User Name"] - 16) > 10)
+
+        page.get_by_role("button", name="By team").click()
+        dashboard.locator(".uw-legend").wait_for(timeout=60_000)
+        # New columns: the grid repaints once their renderers exist (the badge is many colours).
+        assert wait_for(lambda: colors_in_first_cell(page, 8, COLUMN_WIDTHS["Team"] - 16) > 10, 30)
+        page.wait_for_timeout(1000)
         page.screenshot(path=str(artifacts / "lab-light.png"))
 
         # The theme as a user picks it (Settings > Theme), kept in the settings; the page is
@@ -188,16 +193,15 @@ def test_the_notebook_shows_the_dashboard_in_light_and_dark(lab, browser, artifa
         # The grid's light canvas is turned dark (see styles.py).
         assert "invert" in style(page, ".uw-table .datagrid-container canvas", "filter")
 
-        page.get_by_role("button", name="By team").click()
-        dashboard.locator(".uw-legend").wait_for(timeout=30_000)
-        page.wait_for_timeout(3500)  # new columns: the grid repaints once their renderers exist
-        assert colors_in_first_cell(page, 8, COLUMN_WIDTHS["Team"] - 16) > 10  # the team badge
+        # Name, badge and email are painted on the dark canvas (a blank cell is one colour).
+        assert wait_for(lambda: colors_in_first_cell(page, 8, COLUMN_WIDTHS["User Name"] - 16) > 10, 30)
+        page.wait_for_timeout(1000)
         page.screenshot(path=str(artifacts / "lab-dark.png"))
 
         page.get_by_role("button", name="Code").click()
         code = dashboard.locator(".uw-code-text")
         code.wait_for(timeout=30_000)
-        assert "uw.Selection(view='team', range='7d')" in code.inner_text()
+        assert "uw.Selection(view='user', range='7d')" in code.inner_text()
         assert "uw.load_log(" in code.inner_text() and "requests.parquet" in code.inner_text()
         assert widget_errors(page) == []
     finally:
