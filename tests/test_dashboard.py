@@ -195,3 +195,132 @@ def test_an_unknown_time_zone_is_refused(dash) -> None:
     with pytest.raises(traitlets.TraitError):
         dash.state.tz = "Mars/Olympus"
     assert dash.report.tz == "UTC"
+
+
+def test_selection_from_the_controls_is_dash_selection(dash) -> None:
+    dash.controls.view.value = "team"
+    dash.controls.range.value = "30d"
+    dash.controls.tags.children[1].value = ["env:prod"]
+    dash.controls.search.value = "re"
+    dash.table._on_cell_click({"region": "column-header", "column": "Requests"})
+    want = uw.Selection(view="team", range="30d", tags=("env:prod",), search="re", sort="requests")
+    assert dash.selection == want
+    assert eval(repr(dash.selection), {"Selection": uw.Selection}) == want
+
+
+def test_a_dashboard_opens_at_the_selection_given(log) -> None:
+    team = expected(log, view="team").breakdown["team"].iloc[0]
+    sel = uw.Selection(view="team", range="14d", teams=(team,))
+    d = uw.UsageDashboard(log, now=NOW, selection=sel)
+    assert d.selection == sel
+    assert (d.controls.view.value, d.controls.range.value) == ("team", "14d")
+    assert d.controls.teams.children[1].value == list(sel.teams)
+    assert d.report.kpis == uw.report(log, sel, now=NOW).kpis
+    d.close()
+
+
+def run_shown_code(d, log) -> uw.Report:
+    """Execute the lines the "Code" control shows, with ``log`` as the dashboard's log."""
+    import html as html_module
+    import re
+
+    shown = re.search(r"<pre class='uw-code-text'>(.*)</pre>", d.code_view.value, re.S)
+    assert shown is not None
+    code = html_module.unescape(shown.group(1))
+    assert code == d.code
+    namespace = {"log": log}
+    exec(code, namespace)
+    return namespace["rep"]
+
+
+def test_the_code_control_shows_lines_that_give_the_same_numbers(dash, log) -> None:
+    assert dash.code_view.layout.display == "none"
+    dash.controls.code.value = True
+    assert dash.code_view.layout.display == "block"
+    assert run_shown_code(dash, log).kpis == dash.report.kpis
+    dash.selection = uw.Selection(view="team", range="30d", tags=("env:prod",), search="a",
+                                  sort="requests", descending=False)
+    dash.controls.tz.value = "America/New_York"
+    rep = run_shown_code(dash, log)
+    assert "tz='America/New_York'" in dash.code
+    assert rep.kpis == dash.report.kpis
+    assert rep.breakdown.equals(dash.report.breakdown)
+    assert rep.activity.equals(dash.report.activity)
+    dash.controls.code.value = False
+    assert dash.code_view.layout.display == "none"
+
+
+def test_the_code_names_the_file_the_page_reads(tmp_path, log) -> None:
+    path = tmp_path / "requests.parquet"
+    log.to_parquet(path)
+    d = uw.UsageDashboard(str(path), now=NOW)
+    d.selection = uw.Selection(range="30d", api_keys=(log["api_key"].iloc[0],))
+    d.controls.code.value = True
+    assert f"log = uw.load_log({str(path)!r})" in d.code
+    namespace: dict = {}
+    exec(d.code, namespace)
+    assert namespace["rep"].kpis == d.report.kpis
+    d.close()
+
+
+def test_the_code_of_the_demo_page_regenerates_what_it_has_read() -> None:
+    clock = [pd.Timestamp("2026-03-11T15:00:00Z")]
+    from usage_widgets.sources import DemoSource
+
+    source = DemoSource(users=30, days=10, clock=lambda: clock[0])
+    d = uw.UsageDashboard(source, clock=lambda: clock[0])
+    clock[0] += pd.Timedelta(minutes=30)  # the page has not read the last half hour
+    d.refresh()
+    namespace: dict = {}
+    exec(d.code, namespace)
+    assert namespace["rep"].kpis == d.report.kpis
+    d.close()
+
+
+def test_code_in_the_page_is_escaped(log) -> None:
+    d = uw.UsageDashboard(log, now=NOW)
+    d.controls.code.value = True
+    d.state.search = "</pre><img src=x onerror=alert(1)>"
+    assert "<img" not in d.code_view.value
+    assert "&lt;/pre&gt;&lt;img" in d.code_view.value
+    d.close()
+
+
+def test_the_report_frames_have_readable_columns_and_dtypes(dash) -> None:
+    rep = dash.report
+    assert list(rep.breakdown.columns) == ["user_id", "name", "email", "team", "trend", "models",
+                                           "requests", "input_tokens", "output_tokens", "cost", "unpriced"]
+    counts = ["requests", "input_tokens", "output_tokens", "unpriced"]
+    assert (rep.breakdown[counts].dtypes == "int64").all()
+    assert rep.breakdown["cost"].dtype == "float64"
+    assert list(rep.activity.columns) == ["active_users"] and rep.activity["active_users"].dtype == "int64"
+    assert rep.activity.index.name == "bucket" and str(rep.activity.index.tz) == "UTC"
+    dash.state.view = "team"
+    rep = dash.report
+    assert list(rep.breakdown.columns) == ["team", "users", "trend", "models", "requests", "input_tokens",
+                                           "output_tokens", "cost", "unpriced"]
+    assert rep.breakdown["users"].dtype == "int64"
+    assert rep.activity.columns.name == "team"
+    assert (rep.activity.dtypes == "int64").all()
+    assert list(rep.activity.columns) == rep.breakdown.sort_values(
+        ["requests", "team"], ascending=[False, True])["team"].tolist()
+
+
+def test_the_time_zone_is_named_on_the_chart_axis_and_in_hover_texts(dash) -> None:
+    dash.controls.tz.value = "Asia/Kolkata"
+    assert dash.chart.x_axis.label == "days in Asia/Kolkata"
+    assert "Asia/Kolkata" in dash.chart.hover_text(0)
+    dash.controls.range.value = "24h"
+    assert dash.chart.x_axis.label == "hours in Asia/Kolkata"
+    assert dash.chart.hover_text(3).split("<br/>")[0].endswith("IST · Asia/Kolkata</b>")
+    dash.controls.view.value = "team"
+    assert "Asia/Kolkata" in dash.chart.hover_text(3, 0)
+
+
+def test_the_time_zone_picker_opens_at_the_dashboards_zone(log) -> None:
+    d = uw.UsageDashboard(log, now=NOW, tz="Europe/Berlin")
+    assert d.controls.tz.value == "Europe/Berlin"
+    assert "Europe/Berlin" in d.controls.tz.options and "Asia/Kathmandu" in d.controls.tz.options
+    assert d.report.kpis == uw.report(log, uw.Selection(), now=NOW, tz="Europe/Berlin").kpis
+    assert "tz='Europe/Berlin'" in d.code
+    d.close()

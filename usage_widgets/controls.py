@@ -47,6 +47,10 @@ class ControlBar(w.VBox):
         self.live = w.ToggleButton(description="Live Mode", tooltip="Refresh as new requests arrive")
         self.live.add_class("uw-live")
         self.live_status = w.HTML("", layout=w.Layout(margin="0 0 0 6px"))
+        self.code = w.ToggleButton(
+            description="Code", icon="code", tooltip="The Python lines that give these numbers"
+        )
+        self.code.add_class("uw-code-toggle")
         self.clear = w.Button(description="Clear filters", tooltip="Clear all filters")
         self.clear.add_class("uw-clear")
         self.clear.on_click(lambda _: on_clear())
@@ -90,8 +94,8 @@ class ControlBar(w.VBox):
             layout=w.Layout(justify_content="space-between", align_items="center"),
         )
         time_row = w.HBox(
-            [self.range, self.custom, w.HBox(layout=w.Layout(flex="1")), self.tz, self.live,
-             self.live_status],
+            [self.range, self.custom, w.HBox(layout=w.Layout(flex="1")), self.tz, self.code,
+             self.live, self.live_status],
             layout=w.Layout(align_items="center", flex_flow="row wrap"),
         )
         filter_row = w.HBox(

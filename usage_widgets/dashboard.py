@@ -16,6 +16,7 @@ import pandas as pd
 from .controls import ControlBar
 from .errors import LogError, SelectionError
 from .page_tools import PageTools, flagged_rows, previous_period
+from .recipe import log_lines, report_code
 from .report import Report, report
 from .selection import Selection
 from .sources import FileSource, FrameSource, Source
@@ -72,6 +73,7 @@ class UsageDashboard(w.VBox):
         self.clock = clock or ((lambda: fixed) if fixed is not None else _system_clock)
         self.live_interval = float(live_interval)
         self.report: Report | None = None
+        self._now = self.clock()  # the moment the page's numbers are of
         self.live_error: str | None = None
         self.last_update: pd.Timestamp | None = None
         self._hold = 0
@@ -86,13 +88,17 @@ class UsageDashboard(w.VBox):
         self.table.on_sort(self._sort_clicked)
         self.message = w.HTML(layout=w.Layout(display="none"))
         self.message.add_class("uw-message")
+        self.code_view = w.HTML(layout=w.Layout(display="none"))
+        self.code_view.add_class("uw-code")
+        self.controls.code.observe(self._show_code, names="value")
         self.summary = w.HTML()
         self.summary.add_class("uw-table-summary")
         self.tools = PageTools(self)
         self.results = w.VBox([self.cards, self.chart, self.tools.models_chart, self._table_header(),
                                self.tools.flags, self.table, self.summary])  # fmt: skip
-        super().__init__([style_widget(), self.tools.style, self.controls, self.tools.notice,
-                          self.tools.drill_bar, self.message, self.results])  # fmt: skip
+        super().__init__([style_widget(), self.tools.style, self.controls, self.code_view,
+                          self.tools.notice, self.tools.drill_bar, self.message,
+                          self.results])  # fmt: skip
         self.add_class("uw-dashboard")
         self.state.observe(self._state_changed, names=[n for n in self.state.trait_names() if n != "live"])
         self.state.observe(self._live_switched, names="live")
@@ -115,6 +121,11 @@ class UsageDashboard(w.VBox):
         with self._one_refresh():
             self.state.selection = value
 
+    @property
+    def code(self) -> str:
+        """Python that reproduces the page's numbers (what the "Code" control shows)."""
+        return report_code(self.state.selection, self.tz, self._now, log_lines(self.source))
+
     def clear_filters(self) -> None:
         """Drop key, tag and team filters and the search text."""
         with self._one_refresh():
@@ -124,8 +135,10 @@ class UsageDashboard(w.VBox):
     def refresh(self) -> None:
         """Recompute the report for the current selection and hand it to every view."""
         selection = self.state.selection
+        self._now = self.clock().floor("s")  # whole seconds: the Code control shows this moment
+        self._show_code()
         try:
-            rep = report(self.store, selection, now=self.clock(), tz=self.tz)
+            rep = report(self.store, selection, now=self._now, tz=self.tz)
         except SelectionError as exc:
             self._show_message(str(exc))
             return
@@ -269,6 +282,16 @@ class UsageDashboard(w.VBox):
     def _sort_clicked(self, column: str) -> None:
         with self._one_refresh():
             self.state.sort_by(column)
+
+    def _show_code(self, _change: dict | None = None) -> None:
+        if not self.controls.code.value:
+            self.code_view.layout.display = "none"
+            return
+        self.code_view.value = (
+            "<div class='uw-code-box'><div class='uw-caption'>These lines give the numbers below "
+            f"(click to select them):</div><pre class='uw-code-text'>{html.escape(self.code)}</pre></div>"
+        )
+        self.code_view.layout.display = "block"
 
     def _show_message(self, text: str | None) -> None:
         if text is None:

@@ -144,10 +144,16 @@ class DemoSource:
 
         self.clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
         start = self.clock()
-        self._log = demo_log(seed=seed, users=users, days=days, now=start + ahead)
+        self.made_with = {"seed": seed, "users": users, "days": days, "now": start + ahead}
+        self._log = demo_log(**self.made_with)
         self._ts = self._log["timestamp"].array.asi8
         self._served = start.value
         self.anomaly_user_id = self._log.attrs.get("anomaly_user_id")
+
+    @property
+    def served_until(self) -> pd.Timestamp:
+        """The latest moment whose requests have been handed out."""
+        return pd.Timestamp(self._served, tz="UTC")
 
     def read(self) -> pd.DataFrame:
         return self._log.iloc[: int(np.searchsorted(self._ts, self._served, side="right"))]

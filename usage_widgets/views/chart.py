@@ -178,17 +178,12 @@ def legend_html(series: Series) -> str:
 
 
 def _axes(x_scale: bq.OrdinalScale, y_scale: bq.LinearScale) -> tuple[bq.Axis, bq.Axis]:
+    # No colours here: set on an axis they would be inline styles, and the stylesheet
+    # (JupyterLab's theme variables, light or dark) could no longer reach the text and lines.
     x_axis = bq.Axis(
-        scale=x_scale, grid_lines="none", color=TEXT_MUTED, tick_style={"font-size": "11px"}
+        scale=x_scale, grid_lines="none", tick_style={"font-size": "11px"}, label_offset="36px"
     )
-    y_axis = bq.Axis(
-        scale=y_scale,
-        side="left",
-        grid_lines="solid",
-        grid_color="#eef0f3",
-        color=TEXT_MUTED,
-        tick_style={"font-size": "11px"},
-    )
+    y_axis = bq.Axis(scale=y_scale, side="left", grid_lines="solid", tick_style={"font-size": "11px"})
     return x_axis, y_axis
 
 
@@ -245,7 +240,7 @@ class ActivityChart(widgets.VBox):
         figure = bq.Figure(
             marks=[bars, empty_label],
             axes=[x_axis, y_axis],
-            fig_margin={"top": 12, "bottom": 28, "left": 48, "right": 12},
+            fig_margin={"top": 12, "bottom": 44, "left": 48, "right": 12},
             padding_y=0.0,
             animation_duration=0,
             display_toolbar=False,
@@ -260,6 +255,7 @@ class ActivityChart(widgets.VBox):
         self.view: View = "user"
         self.series = Series([USER_SERIES], [ACCENT], np.zeros((1, 0)), [[]])
         self.titles: list[str] = []
+        self.tz = "UTC"
         self.x_scale, self.y_scale, self.x_axis, self.y_axis = x_scale, y_scale, x_axis, y_axis
         self.hover_tip, self.bars, self.empty_label = hover_tip, bars, empty_label
         self.figure, self.title, self.legend = figure, title, legend
@@ -311,8 +307,9 @@ class ActivityChart(widgets.VBox):
             if view == "user"
             else team_series(activity, colors, self.max_teams)
         )
-        self.view, self.series = view, series
+        self.view, self.series, self.tz = view, series, tz
         self.titles = bucket_titles(index, granularity)
+        self.x_axis.label = f"{granularity}s in {tz}"
         self._set_title(*self._title_text(view, granularity, tz))
         if len(index) == 0 or not series.values.any():
             self._show_empty()
@@ -371,11 +368,16 @@ class ActivityChart(widgets.VBox):
         return _hover_html(
             series.names[sub_index],
             series.colors[sub_index],
-            self.titles[index] if index < len(self.titles) else "",
+            self._bucket_name(index),
             float(series.values[sub_index, index]),
             self.view,
             series.members[sub_index] if sub_index < len(series.members) else [],
         )
+
+    def _bucket_name(self, index: int) -> str:
+        """The bucket as the hover text names it, with the zone its times are in."""
+        title = self.titles[index] if index < len(self.titles) else ""
+        return title if title.endswith(f" {self.tz}") else f"{title} · {self.tz}"
 
     def _on_hover(self, _mark: bq.Bars, content: dict[str, Any]) -> None:
         # What the browser sends is untrusted: accept only whole-number positions.

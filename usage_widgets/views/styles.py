@@ -116,7 +116,7 @@ CSS = f"""
   font-size: 12px;
   line-height: 1.4;
   padding: 6px 8px;
-  color: {TEXT_STRONG};
+  color: var(--jp-ui-font-color1, {TEXT_STRONG});
 }}
 .uw-tooltip b {{ font-weight: 600; }}
 .uw-legend {{
@@ -141,6 +141,25 @@ CSS = f"""
 }}
 .uw-chart .axis .tick text {{
   fill: var(--jp-ui-font-color2, {TEXT_MUTED});
+}}
+.uw-chart.bqplot > svg .axis .tick line {{
+  stroke: var(--jp-border-color3, #eef0f3);
+}}
+.uw-chart.bqplot > svg .axis text.axislabel {{
+  fill: var(--jp-ui-font-color2, {TEXT_MUTED});
+  font: 11px var(--jp-ui-font-family, {FONT_STACK});
+}}
+/* The grid paints on a canvas with the colours it was given, and its rich cells are images
+   with their colours inside: no stylesheet reaches them. On a dark theme the whole canvas is
+   turned around instead: lightness inverted (white to JupyterLab's #111), hues kept. */
+body[data-jp-theme-light="false"] .uw-table .datagrid-container canvas {{
+  filter: invert(0.933) hue-rotate(180deg);
+}}
+/* Team colours take the same turn everywhere, so a team's bars and swatches keep matching its
+   badge in the table. */
+body[data-jp-theme-light="false"] .uw-chart rect.bar,
+body[data-jp-theme-light="false"] .uw-swatch {{
+  filter: invert(0.933) hue-rotate(180deg);
 }}
 .uw-swatch {{
   display: inline-block;
@@ -244,6 +263,7 @@ PAGE_CSS = f"""
   background: var(--jp-layout-color0, #ffffff);
 }}
 .uw-picker input.jupyter-widget-taginput {{
+  color: var(--jp-ui-font-color1, #374151);
   border: none;
   outline: none;
   background: transparent;
@@ -253,6 +273,7 @@ PAGE_CSS = f"""
   border: 1px solid var(--jp-border-color1, #d1d5db);
   border-radius: 6px;
   background: var(--jp-layout-color0, #ffffff);
+  color: var(--jp-ui-font-color1, #374151);
   box-shadow: none;
   font-size: 12.5px;
 }}
@@ -295,6 +316,39 @@ PAGE_CSS = f"""
   font-family: var(--jp-ui-font-family, {FONT_STACK});
   font-size: 12px;
   margin: 6px 2px 0 2px;
+}}
+.uw-code-box {{
+  box-sizing: border-box;
+  padding: 10px 14px;
+  margin: 0 0 16px 0;
+  border: 1px solid var(--jp-border-color2, #e5e7eb);
+  border-radius: 10px;
+  background: var(--jp-layout-color1, #f9fafb);
+}}
+.uw-code-text {{
+  margin: 6px 0 0 0;
+  padding: 0;
+  font-family: ui-monospace, 'SFMono-Regular', 'DejaVu Sans Mono', Menlo, Consolas, monospace;
+  font-size: 12.5px;
+  line-height: 1.5;
+  white-space: pre;
+  overflow-x: auto;
+  color: var(--jp-content-font-color1, {TEXT_STRONG});
+  background: transparent;
+  user-select: all;
+  cursor: text;
+}}
+.uw-code-toggle.jupyter-button {{
+  border: 1px solid var(--jp-border-color1, #d1d5db);
+  border-radius: 6px;
+  background: var(--jp-layout-color0, #ffffff);
+  color: var(--jp-ui-font-color1, #374151);
+  box-shadow: none;
+  font-size: 12.5px;
+}}
+.uw-code-toggle.jupyter-button.mod-active {{
+  background: var(--jp-layout-color2, #eef2ff);
+  border-color: var(--jp-brand-color1, {ACCENT});
 }}
 .uw-sr-only {{
   position: absolute !important;

@@ -88,6 +88,9 @@ def _number_renderer(number_format: str, text: str = "default_value") -> TextRen
         format=number_format,
         font=_NUMBER_FONT,
         text_color=TEXT_STRONG,
+        # Left unset, the cell takes the theme's background when painted, which the dark
+        # theme's inverting filter (styles.py) would turn light again.
+        background_color=GRID_STYLE["background_color"],
         # Rows the browser has not received yet hold a placeholder: show nothing, not "NaN".
         text_value=VegaExpr(f"cell.value === '...' ? '' : ({text}) + {_quote(PAD)}"),
     )
@@ -308,6 +311,7 @@ class BreakdownTable(widgets.VBox):
         super().__init__(children=[style_widget(), self.holder, message, detail], **kwargs)
         self.add_class("uw-panel")
         self.add_class("uw-root")
+        self.add_class("uw-table")
         self.message, self.detail = message, detail
         self.view: View = "user"
         self.sort: tuple[str, bool] | None = None
@@ -407,31 +411,20 @@ class BreakdownTable(widgets.VBox):
                 self._repaint_soon()
 
     def _repaint_soon(self) -> None:
-        """Fill and repaint the grid just shown, once the browser has laid it out.
+        """Have the grid just shown fetch its rows again a moment later, and again later still.
 
-        A grid asks for rows once its view has a size and paints cells with images once they
-        have loaded; a slow browser can miss both. A fetch and a full repaint are asked for a
-        moment later (and again for a slow browser). Without a running event loop (plain
-        Python) there is no browser.
+        A grid asks for rows once its view has a size, and paints a cell's image only if the
+        image has loaded by then: on a slow browser the first paint can miss both. Each fetch
+        repaints the rows shown, with the images loaded by then. (No style change: that makes
+        JupyterLab rebuild the renderers and leaves cells blank.) Without a running event loop
+        (plain Python) there is no browser.
         """
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        grid = self.grid
-        for delay in (0.15, 0.4):
-            loop.call_later(delay, grid.tick)
-        for delay in (0.7, 2.5, 5.0):
-            loop.call_later(delay, self._repaint, grid)
-
-    @staticmethod
-    def _repaint(grid: _Grid) -> None:
-        """Make the browser fetch and repaint every shown cell: a change of style repaints all
-        of them, so the background flips between two whites nobody can tell apart."""
-        style = dict(grid.grid_style)
-        style["background_color"] = "#fffffe" if style.get("background_color") == "#ffffff" else "#ffffff"
-        grid.grid_style = style
-        grid.tick()
+        for delay in (0.15, 0.4, 0.7, 1.5, 3.0, 6.0):
+            loop.call_later(delay, self.grid.tick)
 
     @property
     def is_empty(self) -> bool:
