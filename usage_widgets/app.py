@@ -12,10 +12,12 @@ import ipywidgets as w
 
 from .errors import LogError, LogWarning
 from .sources import DemoSource
+from .sql import connect
 
 
 def dashboard_from_env(environ: Mapping[str, str] | None = None) -> w.Widget:
-    """`UsageDashboard` of ``$USAGE_LOG`` (the demo log when unset), in zone ``$USAGE_TZ``.
+    """`UsageDashboard` of ``$USAGE_LOG`` (a file, a database URL, or the demo log when unset),
+    in zone ``$USAGE_TZ``.
 
     A log that cannot be read gives a message on the page naming the problem, never a
     traceback or a blank page.
@@ -35,6 +37,9 @@ def dashboard_from_env(environ: Mapping[str, str] | None = None) -> w.Widget:
         # cost card); printed, it would land on the page as raw text with a file path.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LogWarning)
+            if source and "://" in source:  # a database: ``$USAGE_TABLE`` or ``$USAGE_PRESET``
+                log = connect(source, env.get("USAGE_TABLE") or None, preset=env.get("USAGE_PRESET") or None)
+                return UsageDashboard(log, tz=tz)
             return UsageDashboard(source if source else DemoSource(), tz=tz)
     except LogError as exc:
         return _message(f"The request log could not be opened: {exc}")

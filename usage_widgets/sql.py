@@ -184,14 +184,13 @@ def _litellm(backend: Any) -> Any:
     keys = backend.table("LiteLLM_VerificationToken")
     users = backend.table("LiteLLM_UserTable")
     teams = backend.table("LiteLLM_TeamTable")
-    keys = keys.select(k_token=keys.token, k_alias=keys.key_alias, k_name=keys.key_name,
-                       k_user=keys.user_id, k_team=keys.team_id)  # fmt: skip
+    keys = keys.select(k_token=keys.token, k_alias=keys.key_alias, k_name=keys.key_name, k_user=keys.user_id)
     users = users.select(u_id=users.user_id, u_alias=users.user_alias, u_email=users.user_email)
     teams = teams.select(t_id=teams.team_id, t_alias=teams.team_alias)
     j = logs.left_join(keys, logs.api_key == keys.k_token)
     j = j.mutate(
         who=_text(j.user).fill_null(_text(j.k_user)).fill_null(_MISSING),
-        team_of=_text(j.team_id).fill_null(_text(j.k_team)),
+        team_of=_text(j.team_id),  # the team of the request, not the key's team of today
     )
     j = j.left_join(users, j.who == users.u_id).left_join(teams, j.team_of == teams.t_id)
     col = {
