@@ -360,7 +360,7 @@ class SqlSource:
             self._polling and cached is not None and cached.key == key and cached.version == self.version
             and (window.end_ns <= cached.end_ns or (self._mark is not None and self._mark <= cached.end_ns))
         ):  # fmt: skip
-            return replace(cached.report, now=now)
+            return replace(cached.report, now=now, end=pd.Timestamp(window.end_ns, tz="UTC").tz_convert(tz))
         rows = self._selected(selection, window)
         if selection.view == "user":
             kpis, activity, breakdown = self._user_view(rows, window)
