@@ -131,6 +131,9 @@ def spark_session():
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.default.parallelism", "1")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Tiny data: compiling generated code for each query costs more than it saves.
+        .config("spark.sql.codegen.wholeStage", "false")
         .config("spark.sql.adaptive.enabled", "false")
         .config("spark.driver.memory", "1g")
         .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="uw-spark-"))

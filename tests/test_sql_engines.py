@@ -234,8 +234,8 @@ def test_spark_answers_as_the_in_memory_engine(spark) -> None:
     import ibis
 
     frame = random_log(21, NOW, n=120)
+    spark.createDataFrame(frame).createOrReplaceTempView("spark_log")  # no files written
     con = ibis.pyspark.connect(spark)
-    load(con, frame, "spark_log")
     source = uw.connect(con, table="spark_log")
     store = in_memory(frame)
     assert source.options() == store.options()
