@@ -42,3 +42,4 @@ def test_litellm_database_page_shows_its_numbers_and_not_the_password(served_db,
     assert "Ada Lovelace" in page.locator(".uw-table-summary").inner_text()
     assert PG_PASSWORD not in page.content()
     assert page_errors(page) == []
+    page.wait_for_timeout(2000)  # images in grid cells paint just after the grid (the screenshot)
