@@ -4,6 +4,7 @@ the page is computed where the rows are, and only small results come back."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
@@ -241,6 +242,7 @@ class SqlSource:
         self._mark: int | None = None  # newest request time seen (UTC ns)
         self._recent: tuple[int, int] | None = None  # (since, how many requests at or after it)
         self._cache: _Cached | None = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SqlSource({self.shown})"
@@ -248,7 +250,10 @@ class SqlSource:
     # -- running queries ---------------------------------------------------------------------
     def _run(self, expr: Any) -> pd.DataFrame:
         try:
-            return self.backend.to_pandas(expr)
+            # Live Mode looks from a worker thread while the page may ask for a report: one
+            # connection, one query at a time (a DuckDB connection is not safe across threads).
+            with self._lock:
+                return self.backend.to_pandas(expr)
         except Exception as exc:
             raise ConnectionError(f"{self.shown} cannot be read: {_masked(exc, self.shown)}") from None
 
