@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -108,8 +108,8 @@ def _masked(exc: BaseException, url: Any) -> str:
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     if isinstance(url, str):
         password = urlsplit(url).password if "://" in url else None
-        if password:
-            text = text.replace(password, "***")
+        if password:  # as written in the URL and as sent to the server
+            text = text.replace(password, "***").replace(unquote(password), "***")
         text = text.replace(url, mask_url(url))
     return text or type(exc).__name__
 
