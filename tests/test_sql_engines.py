@@ -239,7 +239,9 @@ def test_spark_answers_as_the_in_memory_engine(spark) -> None:
     source = uw.connect(con, table="spark_log")
     store = in_memory(frame)
     assert source.options() == store.options()
-    for selection, tz in FIXED[1:3]:  # each Spark query takes seconds on two cores: two reports
+    # Each Spark query takes seconds on two cores: one report, the one using the most (hourly
+    # buckets in a quarter-hour zone, tags across keys, latest team, names from the whole log).
+    for selection, tz in FIXED[2:3]:
         assert_same(uw.report(source, selection, now=NOW, tz=tz), uw.report(store, selection, now=NOW, tz=tz))
 
 
