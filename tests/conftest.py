@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,3 +25,4 @@ def spark() -> Iterator[Any]:
     session = spark_session()
     yield session
     session.stop()
+    shutil.rmtree(session._uw_warehouse, ignore_errors=True)

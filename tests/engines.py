@@ -124,6 +124,7 @@ def spark_session():
     except ImportError:
         missing("pyspark")
     t0 = time.monotonic()
+    warehouse = tempfile.mkdtemp(prefix="uw-spark-")
     session = (
         SparkSession.builder.master("local[2]")
         .appName("usage-widgets-tests")
@@ -136,9 +137,10 @@ def spark_session():
         .config("spark.sql.codegen.wholeStage", "false")
         .config("spark.sql.adaptive.enabled", "false")
         .config("spark.driver.memory", "1g")
-        .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="uw-spark-"))
+        .config("spark.sql.warehouse.dir", warehouse)
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
     session._uw_started = time.monotonic() - t0  # type: ignore[attr-defined]
+    session._uw_warehouse = warehouse  # type: ignore[attr-defined]
     return session
