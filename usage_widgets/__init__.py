@@ -7,6 +7,7 @@ from .errors import LogError, LogWarning, SelectionError
 from .report import Report, report
 from .schema import CANONICAL, load_log, rejected_rows
 from .selection import Selection
+from .sql import SqlSource, connect
 from .store import RequestStore
 
 __all__ = [
@@ -17,7 +18,9 @@ __all__ = [
     "RequestStore",
     "Selection",
     "SelectionError",
+    "SqlSource",
     "UsageDashboard",
+    "connect",
     "dashboard_from_env",
     "demo_log",
     "load_log",

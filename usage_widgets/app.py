@@ -15,10 +15,12 @@ from .selection import Selection
 from .share import decode
 from .sources import DemoSource
 from .state import time_zones
+from .sql import connect
 
 
 def dashboard_from_env(environ: Mapping[str, str] | None = None) -> w.Widget:
-    """`UsageDashboard` of ``$USAGE_LOG`` (the demo log when unset), in zone ``$USAGE_TZ``.
+    """`UsageDashboard` of ``$USAGE_LOG`` (a file, a database URL, or the demo log when unset),
+    in zone ``$USAGE_TZ``.
 
     Served by Voilà, the page's URL query (``$QUERY_STRING``, which Voilà gives the kernel it
     starts for the page) sets the first selection: a link made by "Copy link" opens the same
@@ -45,7 +47,11 @@ def dashboard_from_env(environ: Mapping[str, str] | None = None) -> w.Widget:
         # cost card); printed, it would land on the page as raw text with a file path.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LogWarning)
-            dash = UsageDashboard(source if source else DemoSource(), tz=tz, selection=selection)
+            if source and "://" in source:  # a database: ``$USAGE_TABLE`` or ``$USAGE_PRESET``
+                log = connect(source, env.get("USAGE_TABLE") or None, preset=env.get("USAGE_PRESET") or None)
+                dash = UsageDashboard(log, tz=tz, selection=selection)
+            else:
+                dash = UsageDashboard(source if source else DemoSource(), tz=tz, selection=selection)
         dash.tools.show_notice(link_problem)
         return dash
     except LogError as exc:

@@ -72,6 +72,11 @@ def serve(args: argparse.Namespace) -> int:
     else:
         env.pop("USAGE_LOG", None)
     env["USAGE_TZ"] = args.tz
+    for name, value in (("USAGE_TABLE", args.table), ("USAGE_PRESET", args.preset)):
+        if value:
+            env[name] = value
+        else:
+            env.pop(name, None)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     if ":" in shown_host:  # an IPv6 address goes in brackets in a URL
         shown_host = f"[{shown_host}]"
@@ -88,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="usage-widgets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="serve the dashboard with Voilà")
-    p.add_argument("--log", help="request log (CSV, Parquet or JSON lines); default: the demo log")
+    p.add_argument("--log", help="request log: CSV, Parquet or JSON lines, or a database URL "
+                   "(postgresql://user:password@host/db, duckdb:///path.duckdb); default: the demo log")
+    p.add_argument("--table", help="the database table of requests (default: requests)")
+    p.add_argument("--preset", choices=["litellm"], help="read LiteLLM proxy's tables")
     p.add_argument("--port", type=int, default=8866, help="port (default 8866)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--token", help="access token (generated when --host is not loopback)")

@@ -34,8 +34,8 @@ class UsageDashboard(w.VBox):
 
     Parameters
     ----------
-    log : DataFrame, path or RequestStore
-        The request log (see `load_log`).
+    log : DataFrame, path, RequestStore or SqlSource
+        The request log (see `load_log`; `connect` for a database).
     tz : str
         IANA time zone of days and hours.
     now : timestamp, optional
@@ -160,7 +160,10 @@ class UsageDashboard(w.VBox):
     # -- Live Mode -------------------------------------------------------------------------
     def _absorb(self, fresh: pd.DataFrame) -> int:
         """Add new requests (each request_id once) and refresh every view."""
-        added = self.store.append(fresh, validated=getattr(self.source, "validated", False))
+        if isinstance(fresh, int):  # a database source counts what arrived; it reports there
+            added = fresh
+        else:
+            added = self.store.append(fresh, validated=getattr(self.source, "validated", False))
         if added:
             options = self.store.options()
             self.state.options = {name: tuple(values) for name, values in options.items()}
@@ -369,6 +372,8 @@ def _open(log: Any) -> tuple[Source, RequestStore]:
     """The source to follow and the store built from what it has now."""
     if isinstance(log, RequestStore):
         return FrameSource(pd.DataFrame()), log
+    if hasattr(log, "compute_report"):  # a SqlSource: reported on in its database, never pulled
+        return log, log
     if isinstance(log, Source) and not isinstance(log, pd.DataFrame):
         source: Source = log
     elif isinstance(log, str | os.PathLike):
@@ -410,6 +415,8 @@ def _reason(exc: BaseException) -> str:
     """A short, safe description of a failure: never a traceback, path or connection string."""
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return "the log did not answer in time"
+    if isinstance(exc, ConnectionError):
+        return "the database cannot be reached"
     if isinstance(exc, FileNotFoundError | OSError):
         return "the log file cannot be read"
     if isinstance(exc, LogError):

@@ -70,9 +70,10 @@ def report(
 
     Parameters
     ----------
-    log : DataFrame, RequestStore or path
-        The request log. A `RequestStore` is reused as is; anything else is loaded with
-        `load_log` first (build a store once when reporting repeatedly).
+    log : DataFrame, RequestStore, SqlSource or path
+        The request log. A `RequestStore` is reused as is; a `SqlSource` (`connect`) computes
+        the report in its database; anything else is loaded with `load_log` first (build a
+        store once when reporting repeatedly).
     selection : Selection
         View, range and filters (default: user view, 7 days).
     now : timestamp, optional
@@ -97,6 +98,8 @@ def report(
     >>> list(rep.kpis)
     ['active_users', 'avg_requests_per_user', 'requests', 'total_tokens', 'cost', 'unpriced_requests']
     """
+    if hasattr(log, "compute_report"):  # a log in a database reports there (usage_widgets.sql)
+        return log.compute_report(selection or Selection(), _as_utc(now), tz)
     store = log if isinstance(log, RequestStore) else RequestStore.from_log(log)
     selection = selection or Selection()
     now_ts = _as_utc(now)
