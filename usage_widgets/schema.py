@@ -111,12 +111,18 @@ def read_text_log(data: bytes, suffix: str, name: str = "log") -> pd.DataFrame:
     try:
         if suffix in (".jsonl", ".ndjson", ".json"):
             return _read_json_lines(data, name)
+        # The CSV parser ends a field at a NUL byte and drops the rest silently ("a\0b" would be
+        # read as "a"): written as the visible escape the loader shows for it anyway.
+        data = data.replace(b"\x00", b"\\u0000")
         with warnings.catch_warnings():
             # A row with more fields than the header would otherwise be cut silently.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             return pd.read_csv(
                 io.BytesIO(data), sep="\t" if suffix == ".tsv" else ",", dtype=str,
                 keep_default_na=False, na_values=[""], index_col=False, on_bad_lines="error",
+                # Invalid UTF-8 is kept as lone surrogates, then shown escaped (as in JSON lines):
+                # one bad byte does not refuse the whole file.
+                encoding="utf-8", encoding_errors="surrogateescape",
             )  # fmt: skip
     except LogError:
         raise
