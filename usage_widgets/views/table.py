@@ -10,6 +10,7 @@ from typing import Any, Literal
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+import traitlets as t
 from ipydatagrid import DataGrid, ImageRenderer, TextRenderer, VegaExpr
 
 from .cells import as_image, models_cell, team_cell, trend_cell, user_cell
@@ -209,6 +210,28 @@ def _grid_width(columns: Iterable[str]) -> str:
     return f"{sum(COLUMN_WIDTHS[c] for c in columns) + SCROLLBAR}px"
 
 
+class ReadOnlyGrid(DataGrid):
+    """A DataGrid that only listens to clicks.
+
+    ipydatagrid applies a "cell-changed" message from the browser to its data whether or not
+    the grid is editable; a page's visitor could send one by hand. Here such messages (and any
+    other message but a well-formed click) are dropped.
+    """
+
+    def _DataGrid__handle_custom_msg(self, widget: Any, content: Any, buffers: Any) -> None:
+        clicked = (
+            isinstance(content, dict)
+            and content.get("event_type") == "cell-click"
+            and {"region", "column", "column_index", "row", "primary_key_row", "cell_value"} <= content.keys()
+        )  # fmt: skip
+        if clicked:
+            DataGrid._DataGrid__handle_custom_msg(self, widget, content, buffers)  # type: ignore[attr-defined]
+
+    @t.validate("editable")
+    def _validate_editable(self, _proposal: dict[str, Any]) -> bool:  # the browser may ask
+        return False
+
+
 class BreakdownTable(widgets.VBox):
     """The breakdown grid, built once; :meth:`show` swaps its data in place.
 
@@ -220,8 +243,9 @@ class BreakdownTable(widgets.VBox):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        grid = DataGrid(
+        grid = ReadOnlyGrid(
             _empty_frame(USER_COLUMNS),
+            editable=False,
             base_row_size=ROW_HEIGHT,
             base_column_header_size=HEADER_HEIGHT,
             base_column_size=100,
