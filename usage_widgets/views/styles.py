@@ -308,7 +308,7 @@ PAGE_CSS = f"""
 .uw-tooltip {{ max-width: 360px; }}
 .uw-legend-item {{ min-width: 0; max-width: 260px; }}
 .uw-legend-label {{ overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
-.uw-picker .jupyter-widget-tag {{
+.uw-picker div.jupyter-widget-tag {{
   max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
 }}
 """
