@@ -139,7 +139,7 @@ def rows_in_file(fmt: str, data: bytes, n_written: int, kind: str) -> int | None
 
 
 FUZZ = settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -289,3 +289,16 @@ def test_bad_tags_in_a_parquet_file_are_named(tmp_path) -> None:
     assert (info.value.column, info.value.row) == ("tags", 1)
     log = load_recording(path, lenient=True)
     assert list(log["request_id"]) == ["r1"] and list(uw.rejected_rows(log)["rejected_row"]) == [1]
+
+
+def test_a_parquet_file_with_damaged_text_is_named(tmp_path) -> None:
+    path = tmp_path / "log.parquet"
+    pd.read_csv(io.StringIO(GOOD), dtype=str, keep_default_na=False).to_parquet(path, compression=None)
+    raw = path.read_bytes()
+    at = raw.index(b"ada")
+    path.write_bytes(raw[:at] + b"\xff" + raw[at + 1 :])  # not UTF-8 any more
+    for lenient in (False, True):
+        with pytest.raises(uw.LogError) as info:
+            uw.load_log(path, lenient=lenient)
+        assert info.value.column == "(log)"
+        assert "column 'user_id' holds text that is not valid UTF-8" in str(info.value)

@@ -92,14 +92,34 @@ def _read(source: Source) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if path.is_dir() or suffix in (".parquet", ".pq"):
         try:
-            return pd.read_parquet(path, dtype_backend="pyarrow")
+            frame = pd.read_parquet(path, dtype_backend="pyarrow")
         except (ValueError, OSError, pa.ArrowException) as exc:
             raise LogError("(log)", f"file {path.name!r} cannot be read: {_first_line(exc)}") from None
+        _check_parquet_text(frame, path.name)
+        return frame
     if suffix not in TEXT_SUFFIXES:
         raise LogError("(log)", f"unknown file type {suffix!r}: use .csv, .parquet or .jsonl")
     if path.stat().st_size == 0 and suffix in (".csv", ".tsv", ".txt"):
         raise LogError("(log)", f"file {path.name!r} is empty")
     return read_text_log(path.read_bytes(), suffix, path.name)
+
+
+def _check_parquet_text(frame: pd.DataFrame, name: str) -> None:
+    """Parquet readers do not check that text is valid UTF-8; a damaged file can hold bytes
+    that fail later, far from here. Checked once, whole, per column."""
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.ArrowDtype) and (
+            pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+            or pa.types.is_list(dtype.pyarrow_dtype) or pa.types.is_dictionary(dtype.pyarrow_dtype)
+        ):  # fmt: skip
+            try:
+                pa.array(frame[column]).validate(full=True)
+            except pa.ArrowException:
+                raise LogError(
+                    "(log)", f"file {name!r} cannot be read: column {str(column)!r} holds text that is "
+                    "not valid UTF-8 (the file is damaged)",
+                ) from None
 
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json")
