@@ -167,12 +167,12 @@ def option(argv: list[str], name: str) -> str | None:
     return values[-1] if values else None
 
 
-def test_idle_kernels_are_culled_after_fifteen_minutes(launched) -> None:
+def test_kernels_of_closed_pages_are_culled_after_fifteen_minutes(launched) -> None:
     cli.main(["serve"])
     argv, _ = launched[0]
     assert option(argv, "--MappingKernelManager.cull_idle_timeout") == str(15 * 60)
     assert option(argv, "--MappingKernelManager.cull_interval") == "60"
-    # a page left open but idle still frees its kernel
+    # a page still open keeps its kernel: culling it would leave a dead page on screen
     assert option(argv, "--MappingKernelManager.cull_connected") == "False"
 
 

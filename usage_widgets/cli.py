@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 NOTEBOOK = "usage.ipynb"
 # Voilà's lab template, minus its requests to public CDNs (see jupyter/voila/templates/).
 TEMPLATE = "usage-widgets"
-IDLE_KERNEL_SECONDS = 15 * 60  # a closed or forgotten page frees its kernel after this
+IDLE_KERNEL_SECONDS = 15 * 60  # a closed page frees its kernel after this; an open page keeps it
 
 
 def is_loopback(host: str) -> bool:
