@@ -98,6 +98,7 @@ def test_hostile_text_is_literal_and_runs_nothing(served, browser, artifacts) ->
         legend = page.locator(".uw-legend .uw-legend-label")
         assert wait_for(lambda: sorted(legend.all_inner_texts()) == sorted(t.strip() for t in TEAMS))
         assert sorted(rows(page)) == sorted(t.strip() for t in TEAMS)
+        page.screenshot(path=str(artifacts / "hostile-teams.png"), full_page=True)
         # a choice with dollars and one with markup, picked in the Teams filter, shown literally
         teams_input = page.locator(".uw-picker").filter(has_text="Teams").locator("input")
         for team in ("$team$", "<b>bold</b>"):
@@ -106,7 +107,7 @@ def test_hostile_text_is_literal_and_runs_nothing(served, browser, artifacts) ->
         chips = page.locator(".uw-picker div.jupyter-widget-tag")
         assert wait_for(lambda: {c.strip() for c in chips.all_inner_texts()} == {"$team$", "<b>bold</b>"})
         assert wait_for(lambda: sorted(rows(page)) == ["$team$", "<b>bold</b>"])
-        page.screenshot(path=str(artifacts / "hostile-page.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "hostile-picked.png"), full_page=True)
         assert page.evaluate(f"() => typeof {PWN}") == "undefined"
         assert page.dialogs == []
         injected = ".uw-dashboard img, .uw-dashboard script, .uw-dashboard b:text-is('bold')"
