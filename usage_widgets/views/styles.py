@@ -307,6 +307,7 @@ PAGE_CSS = f"""
 }}
 .uw-tooltip {{ max-width: 360px; }}
 .uw-legend-item {{ min-width: 0; max-width: 260px; }}
+.uw-legend-item .uw-swatch {{ flex: none; }}
 .uw-legend-label {{ overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
 .uw-picker div.jupyter-widget-tag {{
   max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
