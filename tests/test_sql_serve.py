@@ -35,7 +35,7 @@ def test_a_wrong_password_is_refused_with_the_password_masked(pg, caplog) -> Non
         uw.connect(wrong)
     message = str(refused.value)
     assert "password authentication failed" in message
-    assert "usage:***@127.0.0.1" in message
+    assert "postgresql://***@127.0.0.1" in message
     assert "Wr0ng-Guess-42" not in message and "Wr0ng-Guess-42" not in caplog.text
 
 
@@ -83,5 +83,5 @@ def test_serve_passes_a_database_url_table_and_preset_to_the_kernel(monkeypatch,
 
 
 def test_mask_url() -> None:
-    assert uw.sql.mask_url("postgresql://me:p%40ss@h:5432/db") == "postgresql://me:***@h:5432/db"
+    assert uw.sql.mask_url("postgresql://me:p%40ss@h:5432/db") == "postgresql://***@h:5432/db"
     assert uw.sql.mask_url("duckdb:///x.duckdb") == "duckdb:///x.duckdb"

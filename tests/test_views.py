@@ -312,7 +312,7 @@ def test_team_view_stacks_one_series_per_team_in_its_colour() -> None:
     assert bars.color_mode == "element"
     assert not chart.is_empty
     for team in ("Search", "R&amp;D", "Ads"):
-        assert f"</span>{team}</span>" in chart.legend.value
+        assert f"<span class=\"uw-legend-label\">{team}</span>" in chart.legend.value
     assert "R&D" not in chart.legend.value
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 NOTEBOOK = "usage.ipynb"
-IDLE_KERNEL_SECONDS = 15 * 60  # a closed or forgotten page frees its kernel after this
+# Voilà's lab template, minus its requests to public CDNs (see jupyter/voila/templates/).
+TEMPLATE = "usage-widgets"
+IDLE_KERNEL_SECONDS = 15 * 60  # a closed page frees its kernel after this; an open page keeps it
 
 
 def is_loopback(host: str) -> bool:
@@ -30,6 +32,11 @@ def notebook_path() -> Path:
     return Path(str(files("usage_widgets") / "notebooks" / NOTEBOOK))
 
 
+def template_root() -> Path:
+    """The packaged Jupyter data folder that holds the page template."""
+    return Path(str(files("usage_widgets") / "jupyter"))
+
+
 def voila_command(args: argparse.Namespace, token: str | None) -> list[str]:
     """The Voilà command line for ``args``."""
     notebook = notebook_path()
@@ -41,6 +48,7 @@ def voila_command(args: argparse.Namespace, token: str | None) -> list[str]:
         "--no-browser",
         "--strip_sources=True",
         "--show_tracebacks=False",
+        f"--template={TEMPLATE}",
         f"--Voila.root_dir={notebook.parent}",
         f"--MappingKernelManager.cull_idle_timeout={IDLE_KERNEL_SECONDS}",
         "--MappingKernelManager.cull_interval=60",
@@ -77,6 +85,8 @@ def serve(args: argparse.Namespace) -> int:
             env[name] = value
         else:
             env.pop(name, None)
+    # Where Voilà finds the template: searched before the usual Jupyter folders.
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(template_root()), env.get("JUPYTER_PATH")) if p)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     if ":" in shown_host:  # an IPv6 address goes in brackets in a URL
         shown_host = f"[{shown_host}]"

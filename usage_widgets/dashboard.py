@@ -23,6 +23,7 @@ from .sources import FileSource, FrameSource, Source
 from .state import DashboardState
 from .store import RequestStore
 from .views import ActivityChart, BreakdownTable, KpiCards, style_widget, team_colors
+from .views.colors import distinct_colors
 from .views.lifecycle import close_parts
 
 _RANGE_WORDS = {"24h": "the last 24 hours", "7d": "the last 7 days", "14d": "the last 14 days",
@@ -133,7 +134,20 @@ class UsageDashboard(w.VBox):
 
     # -- the one refresh path ----------------------------------------------------------------
     def refresh(self) -> None:
-        """Recompute the report for the current selection and hand it to every view."""
+        """Recompute the report for the current selection and hand it to every view.
+
+        A failure shows a sentence on the page, never a traceback (which would go to the
+        kernel's log, leaving the page stale or blank).
+        """
+        try:
+            self._refresh()
+        except Exception as exc:
+            self._show_message(
+                f"This selection could not be shown ({type(exc).__name__}). "
+                "Try another selection, or reload the page."
+            )
+
+    def _refresh(self) -> None:
         selection = self.state.selection
         self._now = self.clock().floor("s")  # whole seconds: the Code control shows this moment
         self._show_code()
@@ -147,11 +161,16 @@ class UsageDashboard(w.VBox):
             return
         self.report = rep
         self._show_message(None)
+        # Teams named side by side in the chart get colours that differ, in the table too.
+        colors = (
+            distinct_colors([str(t) for t in rep.activity.columns[: self.chart.max_teams]], self.colors)
+            if selection.view == "team" else self.colors
+        )  # fmt: skip
         with self.hold_sync():
             self.cards.show(rep.kpis, rep.previous_kpis, previous_period(rep))
-            self.chart.show(rep.activity, selection.view, self.colors, rep.granularity, rep.tz)
+            self.chart.show(rep.activity, selection.view, colors, rep.granularity, rep.tz)
             self.table.set_sort(selection.sort, selection.descending)
-            self.table.show(rep.breakdown.head(MAX_TABLE_ROWS), selection.view, self.colors,
+            self.table.show(rep.breakdown.head(MAX_TABLE_ROWS), selection.view, colors,
                             empty_reason=self._empty_reason(rep),
                             flagged=flagged_rows(rep)[:MAX_TABLE_ROWS])  # fmt: skip
             self.tools.show(rep)

@@ -92,14 +92,34 @@ def _read(source: Source) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if path.is_dir() or suffix in (".parquet", ".pq"):
         try:
-            return pd.read_parquet(path, dtype_backend="pyarrow")
+            frame = pd.read_parquet(path, dtype_backend="pyarrow")
         except (ValueError, OSError, pa.ArrowException) as exc:
             raise LogError("(log)", f"file {path.name!r} cannot be read: {_first_line(exc)}") from None
+        _check_parquet_text(frame, path.name)
+        return frame
     if suffix not in TEXT_SUFFIXES:
         raise LogError("(log)", f"unknown file type {suffix!r}: use .csv, .parquet or .jsonl")
     if path.stat().st_size == 0 and suffix in (".csv", ".tsv", ".txt"):
         raise LogError("(log)", f"file {path.name!r} is empty")
     return read_text_log(path.read_bytes(), suffix, path.name)
+
+
+def _check_parquet_text(frame: pd.DataFrame, name: str) -> None:
+    """Parquet readers do not check that text is valid UTF-8; a damaged file can hold bytes
+    that fail later, far from here. Checked once, whole, per column."""
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.ArrowDtype) and (
+            pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+            or pa.types.is_list(dtype.pyarrow_dtype) or pa.types.is_dictionary(dtype.pyarrow_dtype)
+        ):  # fmt: skip
+            try:
+                pa.array(frame[column]).validate(full=True)
+            except pa.ArrowException:
+                raise LogError(
+                    "(log)", f"file {name!r} cannot be read: column {str(column)!r} holds text that is "
+                    "not valid UTF-8 (the file is damaged)",
+                ) from None
 
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json")
@@ -111,12 +131,18 @@ def read_text_log(data: bytes, suffix: str, name: str = "log") -> pd.DataFrame:
     try:
         if suffix in (".jsonl", ".ndjson", ".json"):
             return _read_json_lines(data, name)
+        # The CSV parser ends a field at a NUL byte and drops the rest silently ("a\0b" would be
+        # read as "a"): written as the visible escape the loader shows for it anyway.
+        data = data.replace(b"\x00", b"\\u0000")
         with warnings.catch_warnings():
             # A row with more fields than the header would otherwise be cut silently.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             return pd.read_csv(
                 io.BytesIO(data), sep="\t" if suffix == ".tsv" else ",", dtype=str,
                 keep_default_na=False, na_values=[""], index_col=False, on_bad_lines="error",
+                # Invalid UTF-8 is kept as lone surrogates, then shown escaped (as in JSON lines):
+                # one bad byte does not refuse the whole file.
+                encoding="utf-8", encoding_errors="surrogateescape",
             )  # fmt: skip
     except LogError:
         raise

@@ -90,17 +90,17 @@ def connect(
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
+    """The URL with its credentials (user name and password) replaced by ``***``."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "(a database URL)"
-    if parts.password is None:
+    if parts.username is None and parts.password is None:
         return url
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
 
 

@@ -172,7 +172,7 @@ def legend_html(series: Series) -> str:
         items.append(
             f'<span class="uw-legend-item" title="{html.escape(hover)}">'
             f'<span class="uw-swatch" style="background:{html.escape(color)}"></span>'
-            f"{html.escape(label)}</span>"
+            f'<span class="uw-legend-label">{html.escape(label)}</span></span>'
         )
     return f'<div class="uw-legend">{"".join(items)}</div>'
 

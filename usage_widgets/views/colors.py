@@ -132,3 +132,67 @@ def text_color_for(background: str) -> str:
     on_light = contrast_ratio(background, _LIGHT_TEXT)
     on_dark = contrast_ratio(background, _DARK_TEXT)
     return _LIGHT_TEXT if on_light >= on_dark else _DARK_TEXT
+
+
+def _lab(color: str) -> tuple[float, float, float]:
+    """CIE L*a*b* (D65) of a hex colour, for telling how far apart two colours look."""
+    r, g, b = (_srgb_to_linear(int(color.lstrip("#")[i : i + 2], 16)) for i in (0, 2, 4))
+    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+    fx, fy, fz = f(x), f(y), f(z)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def _srgb_to_linear(value: int) -> float:
+    c = value / 255
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def color_distance(first: str, second: str) -> float:
+    """How different two colours look (CIE76 delta E: about 2 is barely visible, 10 clear).
+
+    Examples
+    --------
+    >>> color_distance("#000000", "#000000"), round(color_distance("#000000", "#ffffff"))
+    (0.0, 100)
+    """
+    return sum((p - q) ** 2 for p, q in zip(_lab(first), _lab(second), strict=True)) ** 0.5
+
+
+MIN_DISTANCE = 10.0  # series shown side by side must differ at least this much
+
+
+def distinct_colors(
+    shown: list[str], colors: dict[str, str], palette: tuple[str, ...] = PALETTE
+) -> dict[str, str]:
+    """``colors`` where the teams ``shown`` together (biggest first) look different.
+
+    While every team has a palette colour of its own (at most ``len(palette)`` teams) nothing
+    changes: colours stay stable across filters. Beyond that colours repeat, and a shown team
+    whose colour repeats (or nearly) one shown before it takes the palette colour farthest from
+    those already shown, and from the grey of "Other".
+
+    Examples
+    --------
+    >>> many = team_colors(f"team {i}" for i in range(100))
+    >>> top = [f"team {i}" for i in range(10)]
+    >>> len({distinct_colors(top, many)[t] for t in top})
+    10
+    """
+    if len(set(colors.values())) >= len(colors):
+        return colors
+    result = dict(colors)
+    used = [OTHER_COLOR]
+    for team in shown:
+        color = result.get(team)
+        if color is None or min(color_distance(color, u) for u in used) < MIN_DISTANCE:
+            free = [c for c in palette if c not in used] or list(palette)
+            color = max(free, key=lambda c: min(color_distance(c, u) for u in used))
+            result[team] = color
+        used.append(color)
+    return result

@@ -355,6 +355,17 @@ PAGE_CSS = f"""
   width: 1px; height: 1px; padding: 0; margin: -1px;
   overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0;
 }}
+/* Text from the log can be any length: it wraps or ends in an ellipsis, never widens the page. */
+.uw-empty, .uw-note, .uw-tooltip, .uw-message-text, .uw-caption, .uw-live-warn {{
+  overflow-wrap: anywhere;
+}}
+.uw-tooltip {{ max-width: 360px; }}
+.uw-legend-item {{ min-width: 0; max-width: 260px; }}
+.uw-legend-item .uw-swatch {{ flex: none; }}
+.uw-legend-label {{ overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
+.uw-picker div.jupyter-widget-tag {{
+  max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+}}
 """
 
 

@@ -10,7 +10,8 @@ from typing import Any, Literal
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from ipydatagrid import ImageRenderer, StreamingDataGrid, TextRenderer, VegaExpr
+import traitlets as t
+from ipydatagrid import DataGrid, ImageRenderer, StreamingDataGrid, TextRenderer, VegaExpr
 
 from .cells import as_image, models_cell, team_cell, trend_cell, user_cell
 from .colors import team_colors
@@ -286,6 +287,22 @@ class _Grid(StreamingDataGrid):
             return None
         return super()._handle_comm_msg(widget, {**content, "r2": r2, "c2": c2}, buffers)
 
+    # Read only: ipydatagrid applies a "cell-changed" message from the browser to its data
+    # whether or not the grid is editable, and a page's visitor could send one by hand. Such
+    # messages (and any other but a well-formed click) are dropped.
+    def _DataGrid__handle_custom_msg(self, widget: Any, content: Any, buffers: Any) -> None:
+        clicked = (
+            isinstance(content, dict)
+            and content.get("event_type") == "cell-click"
+            and {"region", "column", "column_index", "row", "primary_key_row", "cell_value"} <= content.keys()
+        )  # fmt: skip
+        if clicked:
+            DataGrid._DataGrid__handle_custom_msg(self, widget, content, buffers)  # type: ignore[attr-defined]
+
+    @t.validate("editable")
+    def _validate_editable(self, _proposal: dict[str, Any]) -> bool:  # the browser may ask
+        return False
+
 
 class BreakdownTable(widgets.VBox):
     """The breakdown grid, built once; :meth:`show` swaps its data in place.
@@ -323,6 +340,7 @@ class BreakdownTable(widgets.VBox):
     def _make_grid(self, columns: tuple[str, ...]) -> _Grid:
         grid = _Grid(
             columns,
+            editable=False,
             base_row_size=ROW_HEIGHT,
             base_column_header_size=HEADER_HEIGHT,
             base_column_size=100,
