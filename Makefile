@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/usage-widgets serve --port $(PORT)
 
 demo-lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/usage.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/usage.ipynb
 
 test: $(STAMP)
 	$(BIN)/ruff check usage_widgets tests
