@@ -156,6 +156,8 @@ def test_the_notebook_shows_the_dashboard_in_light_and_dark(lab, browser, artifa
         dashboard.locator(".uw-legend").wait_for(timeout=60_000)
         teams = uw.report(store, uw.Selection(view="team", range="30d"), now=now).breakdown["team"].tolist()
         assert wait_for(lambda: page.locator(".uw-table-summary li").all_inner_texts() == teams)
+        page.wait_for_timeout(2500)
+        page.screenshot(path=str(artifacts / "lab-light-by-team.png"))  # looked at, not compared
         page.get_by_role("button", name="By user").click()
         assert wait_for(lambda: page.locator(".uw-search input").get_attribute("placeholder")
                         == "Search by name or email")  # fmt: skip
