@@ -8,12 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import kernel
 from .selection import Selection
 from .store import RequestStore
 from .timewindow import Window, window_for
-
-# Above this many cells a dense (bucket x user) count matrix is replaced by a sparse count.
-_DENSE_LIMIT = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -87,18 +85,15 @@ def report(
     selection = selection or Selection()
     now_ts = _as_utc(now)
     window = window_for(selection, now_ts, tz)
-    rows = _Rows.select(store, selection, window)
-    if selection.view == "user":
-        activity, breakdown = _user_view(store, rows, window)
-    else:
-        activity, breakdown = _team_view(store, rows, window)
+    view = _user_view if selection.view == "user" else _team_view
+    kpis, activity, breakdown = view(store, selection, window)
     before = len(breakdown)
     breakdown = _search(breakdown, selection)
     breakdown = _sort(breakdown, selection)
     labels = window.labels
     return Report(
         selection=selection,
-        kpis=rows.kpis(),
+        kpis=kpis,
         activity=activity,
         breakdown=breakdown.reset_index(drop=True),
         tz=tz,
@@ -116,84 +111,57 @@ def _as_utc(now: Any) -> pd.Timestamp:
 
 
 @dataclass
-class _Rows:
-    """The selected requests: encoded columns, and each one's bucket."""
+class _Pass:
+    """What one compiled pass over the window's requests needs: the slice, the filter tables
+    (empty when a filter is off) and each request's bucket (a quarter-hour table, exact in
+    every zone)."""
 
-    user: np.ndarray
-    team: np.ndarray
-    model: np.ndarray
-    bucket: np.ndarray
-    input_tokens: np.ndarray
-    output_tokens: np.ndarray
-    cost: np.ndarray
-    n_users: int
-    n_teams: int
-    n_models: int
+    columns: tuple[np.ndarray, ...]
+    filters: tuple[np.ndarray, np.ndarray, np.ndarray]
+    buckets: tuple[int, int, np.ndarray, np.ndarray]
+    n_buckets: int
 
     @classmethod
-    def select(cls, store: RequestStore, selection: Selection, window: Window) -> _Rows:
+    def over(cls, store: RequestStore, selection: Selection, window: Window) -> _Pass:
         ts = store.column("ts")
         lo = int(np.searchsorted(ts, window.start_ns, side="left"))
         hi = int(np.searchsorted(ts, window.end_ns, side="right"))
-        part = {name: store.column(name)[lo:hi] for name in
-                ("ts", "user", "team", "key", "model", "tagset",
-                 "input_tokens", "output_tokens", "cost")}  # fmt: skip
-        keep = _filter_mask(store, selection, part)
-        if keep is not None:
-            part = {name: values[keep] for name, values in part.items()}
-        return cls(
-            user=part["user"],
-            team=part["team"],
-            model=part["model"],
-            bucket=window.bucket_of(part["ts"]),
-            input_tokens=part["input_tokens"],
-            output_tokens=part["output_tokens"],
-            cost=part["cost"],
-            n_users=len(store.users.ids),
-            n_teams=len(store.teams),
-            n_models=len(store.models),
+        columns = tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
+        off = np.zeros(0, dtype=np.bool_)
+        filters = (
+            store.keys.lookup(selection.api_keys) if selection.api_keys else off,
+            store.teams.lookup(selection.teams) if selection.teams else off,
+            _tagset_table(store, selection.tags) if selection.tags else off,
         )
+        return cls(columns, filters, window.bucket_table(columns[0]), window.n_buckets)
 
-    def kpis(self) -> dict[str, Any]:
-        requests = len(self.user)
-        active = int(np.count_nonzero(np.bincount(self.user, minlength=self.n_users)))
-        unknown = np.isnan(self.cost)
-        return {
-            "active_users": active,
-            "avg_requests_per_user": requests / active if active else None,
-            "requests": requests,
-            "total_tokens": int(self.input_tokens.sum() + self.output_tokens.sum()),
-            "cost": float(self.cost[~unknown].sum()) if requests else 0.0,
-            "unpriced_requests": int(unknown.sum()),
-        }
-
-    def totals_by(self, group: np.ndarray, size: int) -> dict[str, np.ndarray]:
-        unknown = np.isnan(self.cost)
-        return {
-            "requests": np.bincount(group, minlength=size),
-            "input_tokens": _int_sums(group, self.input_tokens, size),
-            "output_tokens": _int_sums(group, self.output_tokens, size),
-            "cost": np.bincount(group, weights=np.where(unknown, 0.0, self.cost), minlength=size),
-            "unpriced": np.bincount(group, weights=unknown, minlength=size).astype(np.int64),
-        }
+    def args(self) -> tuple[Any, ...]:
+        return (*self.columns, *self.filters, *self.buckets, self.n_buckets)
 
 
-def _filter_mask(
-    store: RequestStore, selection: Selection, part: dict[str, np.ndarray]
-) -> np.ndarray | None:
-    keep: np.ndarray | None = None
+_PASS_COLUMNS = ("ts", "user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost")
 
-    def narrow(ok: np.ndarray) -> None:
-        nonlocal keep
-        keep = ok if keep is None else keep & ok
 
-    if selection.api_keys:
-        narrow(store.keys.lookup(selection.api_keys)[part["key"]])
-    if selection.teams:
-        narrow(store.teams.lookup(selection.teams)[part["team"]])
-    if selection.tags:
-        narrow(_tagset_table(store, selection.tags)[part["tagset"]])
-    return keep
+def _kpis(acc: np.ndarray, spent: np.ndarray, active_users: int) -> dict[str, Any]:
+    requests = int(acc[:, kernel.REQUESTS].sum())
+    return {
+        "active_users": active_users,
+        "avg_requests_per_user": requests / active_users if active_users else None,
+        "requests": requests,
+        "total_tokens": int(acc[:, kernel.INPUT].sum() + acc[:, kernel.OUTPUT].sum()),
+        "cost": float(spent.sum()),
+        "unpriced_requests": int(acc[:, kernel.UNPRICED].sum()),
+    }
+
+
+def _totals(acc: np.ndarray, spent: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "requests": acc[rows, kernel.REQUESTS],
+        "input_tokens": acc[rows, kernel.INPUT],
+        "output_tokens": acc[rows, kernel.OUTPUT],
+        "cost": spent[rows],
+        "unpriced": acc[rows, kernel.UNPRICED],
+    }
 
 
 def _tagset_table(store: RequestStore, tags: tuple[str, ...]) -> np.ndarray:
@@ -209,98 +177,72 @@ def _tagset_table(store: RequestStore, tags: tuple[str, ...]) -> np.ndarray:
     return table
 
 
-def _int_sums(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Exact integer sums per group (bincount's float weights would round above 2**53)."""
-    sums = np.bincount(group, weights=values, minlength=size)
-    if sums.max(initial=0) < 2**53:
-        return sums.astype(np.int64)
-    exact = np.zeros(size, dtype=np.int64)
-    np.add.at(exact, group, values)
-    return exact
-
-
-def _counts(major: np.ndarray, n_major: int, minor: np.ndarray, n_minor: int) -> np.ndarray:
-    """A dense (n_major, n_minor) matrix of pair counts."""
-    if n_major * n_minor <= _DENSE_LIMIT:
-        flat = np.bincount(major.astype(np.int64) * n_minor + minor, minlength=n_major * n_minor)
-        return flat.reshape(n_major, n_minor)
-    pairs, counts = np.unique(major.astype(np.int64) * n_minor + minor, return_counts=True)
-    dense = np.zeros((n_major, n_minor), dtype=np.int64)
-    dense[pairs // n_minor, pairs % n_minor] = counts
-    return dense
-
-
 def _ranked_models(counts: np.ndarray, names: list[str]) -> list[list[str]]:
     """Per row of a (rows, models) count matrix: models used, most first, ties alphabetical."""
     if not counts.size:
         return [[] for _ in range(counts.shape[0])]
     alpha = np.argsort(np.argsort(np.array(names, dtype=object)))
     n = len(names)
-    score = counts * n + (n - 1 - alpha)[None, :]
+    score = counts.astype(np.int64) * n + (n - 1 - alpha)[None, :]
     order = np.argsort(-score, axis=1, kind="stable")
     used = np.take_along_axis(counts, order, axis=1) > 0
     name_arr = np.array(names, dtype=object)
     return [name_arr[o[u]].tolist() for o, u in zip(order, used, strict=True)]
 
 
-def _latest_team(rows: _Rows) -> np.ndarray:
-    """Per user code: team of their latest request in the selection (-1 without any)."""
-    last = np.full(rows.n_users, -1, dtype=np.int64)
-    if not len(rows.user):
-        return last
-    np.maximum.at(last, rows.user, np.arange(len(rows.user)))
-    return np.where(last >= 0, rows.team[np.maximum(last, 0)], -1)
-
-
-def _user_view(store: RequestStore, rows: _Rows, window: Window) -> tuple[pd.DataFrame, pd.DataFrame]:
-    n_buckets = window.n_buckets
-    per_bucket = _counts(rows.bucket, n_buckets, rows.user, rows.n_users)
+def _user_view(store: RequestStore, selection: Selection, window: Window
+               ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    part = _Pass.over(store, selection, window)
+    acc, spent, per_bucket, per_model = kernel.user_pass(
+        *part.args(), len(store.users.ids), len(store.models)
+    )
+    active = np.flatnonzero(acc[:, kernel.REQUESTS])
     activity = pd.DataFrame(
         {"active_users": np.count_nonzero(per_bucket, axis=1).astype(np.int64)},
         index=window.labels,
     )
-    totals = rows.totals_by(rows.user, rows.n_users)
-    active = np.flatnonzero(totals["requests"])
-    team_of = _latest_team(rows)[active]
-    models = _counts(rows.user, rows.n_users, rows.model, rows.n_models)[active]
     users = store.users
+    ids, names, emails = users.ids.values, users.names, users.emails
+    teams = store.teams.values
     breakdown = pd.DataFrame(
         {
-            "user_id": [users.ids.values[u] for u in active],
-            "name": [users.names[u] for u in active],
-            "email": [users.emails[u] for u in active],
-            "team": [store.teams.values[t] for t in team_of],
-            "trend": per_bucket[:, active].T.tolist(),
-            "models": _ranked_models(models, store.models.values),
-            **{name: values[active] for name, values in totals.items()},
+            "user_id": [ids[u] for u in active],
+            "name": [names[u] for u in active],
+            "email": [emails[u] for u in active],
+            "team": [teams[t] for t in acc[active, kernel.LAST_TEAM]],
+            "trend": per_bucket[:, active].T.astype(np.int64).tolist(),
+            "models": _ranked_models(per_model[active], store.models.values),
+            **_totals(acc, spent, active),
         }
     )
-    return activity, _ordered(breakdown, USER_COLUMNS)
+    return _kpis(acc, spent, len(active)), activity, _ordered(breakdown, USER_COLUMNS)
 
 
-def _team_view(store: RequestStore, rows: _Rows, window: Window) -> tuple[pd.DataFrame, pd.DataFrame]:
-    n_buckets = window.n_buckets
-    per_bucket = _counts(rows.bucket, n_buckets, rows.team, rows.n_teams)
-    totals = rows.totals_by(rows.team, rows.n_teams)
-    active = np.flatnonzero(totals["requests"])
+def _team_view(store: RequestStore, selection: Selection, window: Window
+               ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    part = _Pass.over(store, selection, window)
+    acc, spent, per_bucket, per_model, per_user = kernel.team_pass(
+        *part.args(), len(store.teams), len(store.users.ids), len(store.models)
+    )
+    requests = acc[:, kernel.REQUESTS]
+    active = np.flatnonzero(requests)
     names = [store.teams.values[t] for t in active]
-    by_size = np.lexsort((np.array(names, dtype=object), -totals["requests"][active]))
+    by_size = np.lexsort((np.array(names, dtype=object), -requests[active]))
     activity = pd.DataFrame(
         {names[i]: per_bucket[:, active[i]] for i in by_size}, index=window.labels, dtype=np.int64
     )
     activity.columns.name = "team"
-    users_per_team = np.count_nonzero(_counts(rows.team, rows.n_teams, rows.user, rows.n_users), axis=1)
-    models = _counts(rows.team, rows.n_teams, rows.model, rows.n_models)[active]
     breakdown = pd.DataFrame(
         {
             "team": names,
-            "users": users_per_team[active].astype(np.int64),
-            "trend": per_bucket[:, active].T.tolist(),
-            "models": _ranked_models(models, store.models.values),
-            **{name: values[active] for name, values in totals.items()},
+            "users": np.count_nonzero(per_user[active], axis=1).astype(np.int64),
+            "trend": per_bucket[:, active].T.astype(np.int64).tolist(),
+            "models": _ranked_models(per_model[active], store.models.values),
+            **_totals(acc, spent, active),
         }
     )
-    return activity, _ordered(breakdown, TEAM_COLUMNS)
+    active_users = int(np.count_nonzero(per_user.any(axis=0)))
+    return _kpis(acc, spent, active_users), activity, _ordered(breakdown, TEAM_COLUMNS)
 
 
 USER_COLUMNS = (
