@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +119,7 @@ class _Pass:
 
     columns: tuple[np.ndarray, ...]
     filters: tuple[np.ndarray, np.ndarray, np.ndarray]
-    buckets: tuple[int, int, np.ndarray, np.ndarray]
+    buckets: tuple[int, np.ndarray, np.ndarray]
     n_buckets: int
 
     @classmethod
@@ -127,23 +128,22 @@ class _Pass:
         lo = int(np.searchsorted(ts, window.start_ns, side="left"))
         hi = int(np.searchsorted(ts, window.end_ns, side="right"))
         columns = tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
+        buckets = window.bucket_table(ts[lo:hi])
         off = np.zeros(0, dtype=np.bool_)
         filters = (
             store.keys.lookup(selection.api_keys) if selection.api_keys else off,
             store.teams.lookup(selection.teams) if selection.teams else off,
             _tagset_table(store, selection.tags) if selection.tags else off,
         )
-        return cls(columns, filters, window.bucket_table(columns[0]), window.n_buckets)
-
-    def args(self) -> tuple[Any, ...]:
-        return (*self.columns, *self.filters, *self.buckets, self.n_buckets)
+        return cls(columns, filters, buckets, window.n_buckets)
 
 
-_PASS_COLUMNS = ("ts", "user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost")
+_PASS_COLUMNS = ("quarter", "user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost")
 
 
-def _kpis(acc: np.ndarray, spent: np.ndarray, active_users: int) -> dict[str, Any]:
+def _kpis(acc: np.ndarray, active_users: int) -> dict[str, Any]:
     requests = int(acc[:, kernel.REQUESTS].sum())
+    spent = acc.view(np.float64)[:, kernel.COST]
     return {
         "active_users": active_users,
         "avg_requests_per_user": requests / active_users if active_users else None,
@@ -154,7 +154,8 @@ def _kpis(acc: np.ndarray, spent: np.ndarray, active_users: int) -> dict[str, An
     }
 
 
-def _totals(acc: np.ndarray, spent: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+def _totals(acc: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    spent = acc.view(np.float64)[:, kernel.COST]
     return {
         "requests": acc[rows, kernel.REQUESTS],
         "input_tokens": acc[rows, kernel.INPUT],
@@ -193,12 +194,14 @@ def _ranked_models(counts: np.ndarray, names: list[str]) -> list[list[str]]:
 def _user_view(store: RequestStore, selection: Selection, window: Window
                ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     part = _Pass.over(store, selection, window)
-    acc, spent, per_bucket, per_model = kernel.user_pass(
-        *part.args(), len(store.users.ids), len(store.models)
+    acc, counts = kernel.user_pass(
+        part.columns, part.filters, part.buckets, part.n_buckets, len(store.users.ids), len(store.models)
     )
-    active = np.flatnonzero(acc[:, kernel.REQUESTS])
+    per_bucket = counts[:, : part.n_buckets]
+    per_model = counts[:, part.n_buckets :]
+    active = _by_label(np.flatnonzero(acc[:, kernel.REQUESTS]), _ranks(store).users)
     activity = pd.DataFrame(
-        {"active_users": np.count_nonzero(per_bucket, axis=1).astype(np.int64)},
+        {"active_users": np.count_nonzero(per_bucket, axis=0).astype(np.int64)},
         index=window.labels,
     )
     users = store.users
@@ -210,39 +213,42 @@ def _user_view(store: RequestStore, selection: Selection, window: Window
             "name": [names[u] for u in active],
             "email": [emails[u] for u in active],
             "team": [teams[t] for t in acc[active, kernel.LAST_TEAM]],
-            "trend": per_bucket[:, active].T.astype(np.int64).tolist(),
+            "trend": per_bucket[active].astype(np.int64).tolist(),
             "models": _ranked_models(per_model[active], store.models.values),
-            **_totals(acc, spent, active),
+            **_totals(acc, active),
         }
     )
-    return _kpis(acc, spent, len(active)), activity, _ordered(breakdown, USER_COLUMNS)
+    return _kpis(acc, len(active)), activity, _ordered(breakdown, USER_COLUMNS)
 
 
 def _team_view(store: RequestStore, selection: Selection, window: Window
                ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     part = _Pass.over(store, selection, window)
-    acc, spent, per_bucket, per_model, per_user = kernel.team_pass(
-        *part.args(), len(store.teams), len(store.users.ids), len(store.models)
+    acc, counts, per_user = kernel.team_pass(
+        part.columns, part.filters, part.buckets, part.n_buckets,
+        len(store.teams), len(store.users.ids), len(store.models),
     )
+    per_bucket = counts[:, : part.n_buckets]
+    per_model = counts[:, part.n_buckets :]
     requests = acc[:, kernel.REQUESTS]
-    active = np.flatnonzero(requests)
+    active = _by_label(np.flatnonzero(requests), _ranks(store).teams)
     names = [store.teams.values[t] for t in active]
     by_size = np.lexsort((np.array(names, dtype=object), -requests[active]))
     activity = pd.DataFrame(
-        {names[i]: per_bucket[:, active[i]] for i in by_size}, index=window.labels, dtype=np.int64
+        {names[i]: per_bucket[active[i]] for i in by_size}, index=window.labels, dtype=np.int64
     )
     activity.columns.name = "team"
     breakdown = pd.DataFrame(
         {
             "team": names,
             "users": np.count_nonzero(per_user[active], axis=1).astype(np.int64),
-            "trend": per_bucket[:, active].T.astype(np.int64).tolist(),
+            "trend": per_bucket[active].astype(np.int64).tolist(),
             "models": _ranked_models(per_model[active], store.models.values),
-            **_totals(acc, spent, active),
+            **_totals(acc, active),
         }
     )
     active_users = int(np.count_nonzero(per_user.any(axis=0)))
-    return _kpis(acc, spent, active_users), activity, _ordered(breakdown, TEAM_COLUMNS)
+    return _kpis(acc, active_users), activity, _ordered(breakdown, TEAM_COLUMNS)
 
 
 USER_COLUMNS = (
@@ -278,14 +284,46 @@ def _search(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:
 
 
 def _sort(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """Rows arrive in label order (name or team, case-insensitive), which is how ties stay."""
     label = "name" if selection.view == "user" else "team"
     column = selection.sort
     if column == "name":
         column = label
     if column not in breakdown.columns:
         column = "cost"
-    # Ties keep a stable, readable order: by name.
-    by_label = breakdown.sort_values(label, key=lambda s: s.str.casefold(), kind="stable")
     if column == label:
-        return by_label.iloc[::-1] if selection.descending else by_label
-    return by_label.sort_values(column, ascending=not selection.descending, kind="stable")
+        return breakdown.iloc[::-1] if selection.descending else breakdown
+    values = breakdown[column].to_numpy()
+    if values.dtype == object:
+        return breakdown.sort_values(column, ascending=not selection.descending, kind="stable")
+    order = np.argsort(-values if selection.descending else values, kind="stable")
+    return breakdown.iloc[order]
+
+
+@dataclass
+class _Ranks:
+    version: int
+    users: np.ndarray
+    teams: np.ndarray
+
+
+_RANKS: weakref.WeakKeyDictionary[RequestStore, _Ranks] = weakref.WeakKeyDictionary()
+
+
+def _ranks(store: RequestStore) -> _Ranks:
+    """Each user's and team's place in case-insensitive name order, kept until the store changes."""
+    ranks = _RANKS.get(store)
+    if ranks is None or ranks.version != store.version:
+        ranks = _RANKS[store] = _Ranks(store.version, _rank(store.users.names), _rank(store.teams.values))
+    return ranks
+
+
+def _rank(names: list[str]) -> np.ndarray:
+    folded = [n.casefold() for n in names]
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[sorted(range(len(names)), key=folded.__getitem__)] = np.arange(len(names))
+    return rank
+
+
+def _by_label(codes: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    return codes[np.argsort(rank[codes], kind="stable")]

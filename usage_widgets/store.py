@@ -16,11 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .schema import load_log
+from .timewindow import QUARTER_NS
 
 _TAG_SEP = "\x1f"  # cannot occur inside a valid tag
 
 _COLUMNS: dict[str, type] = {
     "ts": np.int64,
+    "quarter": np.int32,  # ts // QUARTER_NS: what a report's pass reads to find a bucket
     "user": np.int32,
     "team": np.int32,
     "key": np.int32,
@@ -221,8 +223,10 @@ class RequestStore:
         codes, uniques = pd.factorize(np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object))
         tagset_table = np.array([self._tagset_code(u) for u in uniques], dtype=np.int32)
         cost = frame["cost"].to_numpy(dtype="float64", na_value=np.nan)
+        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         return {
-            "ts": frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64),
+            "ts": ts,
+            "quarter": (ts // QUARTER_NS).astype(np.int32),
             "user": self.users.ids.encode(frame["user_id"]),
             "team": self.teams.encode(frame["team"]),
             "key": self.keys.encode(frame["api_key"]),
