@@ -188,7 +188,16 @@ def _ranked_models(counts: np.ndarray, names: list[str]) -> list[list[str]]:
     order = np.argsort(-score, axis=1, kind="stable")
     used = np.take_along_axis(counts, order, axis=1) > 0
     name_arr = np.array(names, dtype=object)
-    return [name_arr[o[u]].tolist() for o, u in zip(order, used, strict=True)]
+    width = int(used.sum(axis=1).max())
+    if n >= 255 or width > 8:
+        return [name_arr[o[u]].tolist() for o, u in zip(order, used, strict=True)]
+    # Few distinct rankings among many rows: key each by its models (a byte each), name it once.
+    ranked = np.where(used[:, :width], order[:, :width] + 1, 0).astype(np.uint64)
+    keys = (ranked << (np.arange(width, dtype=np.uint64) * np.uint64(8))).sum(axis=1, dtype=np.uint64)
+    which = pd.factorize(keys)[0]
+    first = np.unique(which, return_index=True)[1]
+    lists = [tuple(name_arr[o[u]]) for o, u in zip(order[first], used[first], strict=True)]
+    return [list(lists[i]) for i in which]
 
 
 def _user_view(store: RequestStore, selection: Selection, window: Window
@@ -213,7 +222,7 @@ def _user_view(store: RequestStore, selection: Selection, window: Window
             "name": [names[u] for u in active],
             "email": [emails[u] for u in active],
             "team": [teams[t] for t in acc[active, kernel.LAST_TEAM]],
-            "trend": per_bucket[active].astype(np.int64).tolist(),
+            "trend": per_bucket[active].tolist(),
             "models": _ranked_models(per_model[active], store.models.values),
             **_totals(acc, active),
         }
@@ -242,7 +251,7 @@ def _team_view(store: RequestStore, selection: Selection, window: Window
         {
             "team": names,
             "users": np.count_nonzero(per_user[active], axis=1).astype(np.int64),
-            "trend": per_bucket[active].astype(np.int64).tolist(),
+            "trend": per_bucket[active].tolist(),
             "models": _ranked_models(per_model[active], store.models.values),
             **_totals(acc, active),
         }
