@@ -143,3 +143,43 @@ def team_pass(columns, filters, buckets, n_buckets, n_teams, n_users, n_models):
         _team_chunk(lo, hi, acc, counts, users, *columns, *filters, *buckets, n_buckets)
 
     return _merge(_run(chunk, _chunks(len(columns[0])), make))
+
+
+@njit(cache=True, nogil=True)
+def hash_strings(offsets, data):  # pragma: no cover - compiled
+    """Two independent 64-bit hashes of each string of an Arrow string buffer (FNV-1a, and a
+    multiplicative hash from another seed, each finished by splitmix64's mixer)."""
+    n = offsets.shape[0] - 1
+    h1 = np.empty(n, dtype=np.uint64)
+    h2 = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        a = np.uint64(0xCBF29CE484222325)
+        b = np.uint64(0x243F6A8885A308D3)
+        for j in range(offsets[i], offsets[i + 1]):
+            byte = np.uint64(data[j])
+            a = (a ^ byte) * np.uint64(0x100000001B3)
+            b = (b + byte + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        length = np.uint64(offsets[i + 1] - offsets[i])
+        h1[i] = _mix(a ^ length)
+        h2[i] = _mix(b ^ (length << np.uint64(32)))
+    return h1, h2
+
+
+@njit(cache=True, nogil=True)
+def _mix(z):  # pragma: no cover - compiled
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def bits_by_row(offsets, codes):  # pragma: no cover - compiled
+    """Per row of a list column: its values' codes (each below 64) as the bits of one word."""
+    n = offsets.shape[0] - 1
+    out = np.zeros(n, dtype=np.uint64)
+    for i in range(n):
+        word = np.uint64(0)
+        for j in range(offsets[i], offsets[i + 1]):
+            word |= np.uint64(1) << np.uint64(codes[j])
+        out[i] = word
+    return out
