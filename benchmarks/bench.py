@@ -120,9 +120,13 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
 
 def live_tick(store, path: Path, repeat: int) -> dict[str, float]:
     """Append 10,000 new requests (already validated, as a live source hands them) + report."""
+    import pyarrow.parquet as pq
+
     from usage_widgets import Selection, load_log, report
 
-    recent = load_log(pd.read_parquet(path).tail(10_000 * repeat).reset_index(drop=True))
+    last = pq.ParquetFile(path)
+    tail = last.read_row_group(last.num_row_groups - 1).to_pandas().tail(10_000 * repeat)
+    recent = load_log(tail.reset_index(drop=True))
     appends, reports = [], []
     base = store.watermark
     for i in range(repeat):
