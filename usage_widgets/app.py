@@ -14,8 +14,8 @@ from .errors import LogError, LogWarning, SelectionError
 from .selection import Selection
 from .share import decode
 from .sources import DemoSource
-from .state import time_zones
 from .sql import connect
+from .state import time_zones
 
 
 def dashboard_from_env(environ: Mapping[str, str] | None = None) -> w.Widget:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import LogError
-from .report import TEAM_COLUMNS, USER_COLUMNS, Report, _ordered, _search, _sort
+from .report import TEAM_COLUMNS, USER_COLUMNS, Report, _in_label_order, _ordered, _search, _sort
 from .schema import CANONICAL, REQUIRED, TAG_RE, UNASSIGNED
 from .selection import Selection
 from .timewindow import Window, window_for
@@ -372,7 +372,8 @@ class SqlSource:
         else:
             kpis, activity, breakdown = self._team_view(rows, window)
         before = len(breakdown)
-        breakdown = _sort(_search(breakdown, selection), selection).reset_index(drop=True)
+        breakdown = _in_label_order(_search(breakdown, selection), selection)
+        breakdown = _sort(breakdown, selection).reset_index(drop=True)
         labels = window.labels
         rep = Report(
             selection=selection,
