@@ -18,7 +18,7 @@ from .errors import LogError
 from .report import TEAM_COLUMNS, USER_COLUMNS, Report, _in_label_order, _ordered, _search, _sort
 from .schema import CANONICAL, REQUIRED, TAG_RE, UNASSIGNED
 from .selection import Selection
-from .timewindow import Window, window_for
+from .timewindow import Window, previous_window, rolling_days, window_for
 
 LITELLM = "litellm"
 DEFAULT_TABLE = "requests"
@@ -286,6 +286,7 @@ class SqlSource:
             t = self.table
             teams = self._run(t.group_by("team").aggregate(first=t.timestamp.min()))
             keys = self._run(t.select("api_key").distinct())["api_key"].tolist()
+            models = self._run(t.select("model").distinct())["model"].tolist()
             tags = self._distinct_tags()
             first = dict(zip(teams["team"], (self._ns(v) for v in teams["first"]), strict=True))
             order = {team: rank for rank, (team, _) in enumerate(
@@ -294,6 +295,7 @@ class SqlSource:
                 "api_keys": sorted(keys, key=str.casefold),
                 "tags": sorted(tags, key=str.casefold),
                 "teams": sorted(first, key=str.casefold),
+                "models": sorted(models, key=str.casefold),
             }
             self._options = (self.version, options, order)
         return self._options[1], self._options[2]
@@ -371,10 +373,16 @@ class SqlSource:
             kpis, activity, breakdown = self._user_view(rows, window)
         else:
             kpis, activity, breakdown = self._team_view(rows, window)
+        anomalies = self._anomalies(selection, window)
         before = len(breakdown)
-        breakdown = _in_label_order(_search(breakdown, selection), selection)
+        breakdown = _search(breakdown, selection)
+        if selection.anomalies_only:
+            key = "user_id" if selection.view == "user" else "team"
+            breakdown = breakdown.loc[breakdown[key].isin(anomalies.index).to_numpy(dtype=bool)]
+        breakdown = _in_label_order(breakdown, selection)
         breakdown = _sort(breakdown, selection).reset_index(drop=True)
         labels = window.labels
+        before_window = previous_window(selection, window)
         rep = Report(
             selection=selection,
             kpis=kpis,
@@ -386,17 +394,24 @@ class SqlSource:
             rows_before_search=before,
             start=labels[0] if len(labels) else pd.NaT,
             end=pd.Timestamp(window.end_ns, tz="UTC").tz_convert(tz),
+            previous_kpis=self._kpis_only(self._selected(selection, before_window, buckets=False)),
+            previous_start=pd.Timestamp(before_window.start_ns, tz="UTC").tz_convert(tz),
+            previous_end=pd.Timestamp(before_window.end_ns, tz="UTC").tz_convert(tz),
+            cost_by_model=self._cost_by_model(selection, window),
+            anomalies=anomalies,
         )
         if self._polling:
             self._cache = _Cached(key, self.version, window.end_ns, rep)
         return rep
 
-    def _selected(self, selection: Selection, window: Window) -> Any:
+    def _selected(self, selection: Selection, window: Window, *, buckets: bool = True) -> Any:
         t = self.table
         ts = t.timestamp
         keep = [ts >= self._at(window.start_ns), ts <= self._at(window.end_ns)]
         if selection.api_keys:
             keep.append(t.api_key.isin(list(selection.api_keys)))
+        if selection.models:
+            keep.append(t.model.isin(list(selection.models)))
         if selection.teams:
             keep.append(t.team.isin(list(selection.teams)))
         by_key: dict[str, list[str]] = {}
@@ -405,7 +420,54 @@ class SqlSource:
         for tags in by_key.values():
             keep.append(_any_of([self._has_tag(t, tag) for tag in tags]))
         rows = t.filter(keep)
+        if not buckets:
+            return rows
         return rows.mutate(bucket=self._bucket(rows.timestamp, window.edges, 0, len(window.edges) - 1))
+
+    def _kpis_only(self, rows: Any) -> dict[str, Any]:
+        """The KPIs of some rows, in one query."""
+        got = self._run(rows.aggregate(
+            requests=rows.count(),
+            active=rows.user_id.nunique(),
+            input_tokens=rows.input_tokens.sum(),
+            output_tokens=rows.output_tokens.sum(),
+            cost=rows.cost.sum(),
+            unpriced=rows.cost.isnull().sum(),
+        )).iloc[0]  # fmt: skip
+        whole = {k: 0 if pd.isna(got[k]) else int(got[k]) for k in ("requests", "active", "unpriced")}
+        tokens = sum(0 if pd.isna(got[k]) else int(got[k]) for k in ("input_tokens", "output_tokens"))
+        cost = 0.0 if pd.isna(got["cost"]) else float(got["cost"])
+        return self._kpis(whole["requests"], whole["active"], tokens, cost, whole["unpriced"])
+
+    def _cost_by_model(self, selection: Selection, window: Window) -> pd.DataFrame:
+        """Requests and cost per model under every filter but the models filter, largest cost
+        first (ties by name), as the in-memory engine gives them."""
+        rows = self._selected(selection.replace(models=()), window, buckets=False)
+        frame = self._totals(rows, ["model"])[["model", "requests", "cost"]]
+        frame["model"] = frame["model"].astype(object)
+        frame = frame.sort_values("model", kind="stable").sort_values("cost", ascending=False, kind="stable")
+        return frame.reset_index(drop=True)
+
+    def _anomalies(self, selection: Selection, window: Window) -> pd.DataFrame:
+        """Rows whose latest 24 hours jump far above their days before (`usage_widgets.anomaly`)."""
+        from . import anomaly
+
+        days = rolling_days(window.end_ns, anomaly.PERIODS, window.tz)
+        key = "user_id" if selection.view == "user" else "team"
+        series = self._per_bucket(self._selected(selection, days), key, days)
+        names = sorted(series)
+        history = np.array([series[n] for n in names], dtype=np.int64).reshape(len(names), days.n_buckets)
+        flags = anomaly.flag_rows(history)
+        hit = np.flatnonzero(flags.flagged)
+        return pd.DataFrame(
+            {
+                "latest": flags.latest[hit].astype(np.int64),
+                "median": flags.median[hit],
+                "threshold": flags.threshold[hit],
+                "reason": [anomaly.reason(flags.latest[i], flags.median[i], flags.threshold[i]) for i in hit],
+            },
+            index=pd.Index([names[i] for i in hit], dtype=object, name=key),
+        )
 
     def _has_tag(self, t: Any, tag: str) -> Any:
         if self._tags_are_arrays:
