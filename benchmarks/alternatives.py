@@ -60,6 +60,8 @@ class Pandas:
             mask &= log["api_key"].isin(sel.api_keys)
         if sel.teams:
             mask &= log["team"].isin(sel.teams)
+        if sel.models:
+            mask &= log["model"].isin(sel.models)
         for group in _tag_groups(sel.tags):
             rows = self.tag_rows.loc[self.tag_rows["tag"].isin(group), "row"].unique()
             mask &= np.isin(np.arange(len(log)), rows)
@@ -126,6 +128,8 @@ class Polars:
             q = q.filter(pl.col("api_key").cast(pl.String).is_in(list(sel.api_keys)))
         if sel.teams:
             q = q.filter(pl.col("team").cast(pl.String).is_in(list(sel.teams)))
+        if sel.models:
+            q = q.filter(pl.col("model").cast(pl.String).is_in(list(sel.models)))
         for group in _tag_groups(sel.tags):
             q = q.filter(pl.col("tags").list.eval(pl.element().is_in(group)).list.any())
         local = pl.col("timestamp").dt.convert_time_zone(tz)
@@ -195,6 +199,9 @@ class DuckDB:
         if sel.teams:
             where.append("team IN (SELECT unnest($teams))")
             params["teams"] = list(sel.teams)
+        if sel.models:
+            where.append("model IN (SELECT unnest($models))")
+            params["models"] = list(sel.models)
         for i, group in enumerate(_tag_groups(sel.tags)):
             where.append(f"list_has_any(tags, $tags{i})")
             params[f"tags{i}"] = group

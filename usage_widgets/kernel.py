@@ -24,25 +24,18 @@ WIDTH = 8
 
 
 @njit(cache=True, nogil=True)
-def _kept(i, key, team, tagset, key_ok, team_ok, tag_ok):  # pragma: no cover - compiled
-    """Does request ``i`` pass the key, team and tag filters (an empty table: no filter)?"""
-    return not (
-        (key_ok.shape[0] > 0 and not key_ok[key[i]])
-        or (team_ok.shape[0] > 0 and not team_ok[team[i]])
-        or (tag_ok.shape[0] > 0 and not tag_ok[tagset[i]])
-    )
-
-
-@njit(cache=True, nogil=True)
 def _user_chunk(
     lo, hi, acc, cnt, model_requests, model_cost,
     quarter, user, team, key, model, tagset, inp, out, cost,
     key_ok, team_ok, tag_ok, model_ok, q0, table, per_row, n_buckets,
 ):  # pragma: no cover - compiled
     spent = acc.view(np.float64)
+    by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
     by_model, by_row = model_ok.shape[0] > 0, per_row.shape[0] > 0
     for i in range(lo, hi):
-        if not _kept(i, key, team, tagset, key_ok, team_ok, tag_ok):
+        if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
+            by_tag and not tag_ok[tagset[i]]
+        ):
             continue
         m = model[i]
         c = cost[i]
@@ -72,9 +65,12 @@ def _team_chunk(
     key_ok, team_ok, tag_ok, model_ok, q0, table, per_row, n_buckets,
 ):  # pragma: no cover - compiled
     spent = acc.view(np.float64)
+    by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
     by_model, by_row = model_ok.shape[0] > 0, per_row.shape[0] > 0
     for i in range(lo, hi):
-        if not _kept(i, key, team, tagset, key_ok, team_ok, tag_ok):
+        if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
+            by_tag and not tag_ok[tagset[i]]
+        ):
             continue
         m = model[i]
         c = cost[i]
@@ -104,9 +100,12 @@ def _group_chunk(
     key_ok, team_ok, tag_ok, model_ok, q0, table, per_row,
 ):  # pragma: no cover - compiled
     spent = acc.view(np.float64)
+    by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
     by_model, by_row = model_ok.shape[0] > 0, per_row.shape[0] > 0
     for i in range(lo, hi):
-        if not _kept(i, key, team, tagset, key_ok, team_ok, tag_ok) or (by_model and not model_ok[model[i]]):
+        if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
+            by_tag and not tag_ok[tagset[i]]
+        ) or (by_model and not model_ok[model[i]]):
             continue
         g = group[i]
         b = per_row[i] if by_row else table[quarter[i] - q0]
