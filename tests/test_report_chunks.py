@@ -13,10 +13,12 @@ from usage_widgets import kernel
 report_module = sys.modules["usage_widgets.report"]
 
 
-@pytest.mark.parametrize("view", ["user", "team"])
-def test_split_pass_gives_the_same_report(monkeypatch: pytest.MonkeyPatch, view: str) -> None:
+@pytest.mark.parametrize(("view", "models"), [("user", ()), ("team", ()), ("user", ("gpt-4o", "o4-mini"))])
+def test_split_pass_gives_the_same_report(
+    monkeypatch: pytest.MonkeyPatch, view: str, models: tuple[str, ...]
+) -> None:
     store = uw.RequestStore.from_log(uw.demo_log(3, users=60, days=20, now="2026-03-10T12:00Z"))
-    selection = uw.Selection(view=view, range="14d")
+    selection = uw.Selection(view=view, range="14d", models=models)
     whole = uw.report(store, selection, now="2026-03-10T12:00Z", tz="Asia/Kolkata")
     monkeypatch.setattr(kernel, "MIN_CHUNK", 10)
     split = uw.report(store, selection, now="2026-03-10T12:00Z", tz="Asia/Kolkata")
@@ -24,6 +26,11 @@ def test_split_pass_gives_the_same_report(monkeypatch: pytest.MonkeyPatch, view:
     assert split.kpis == pytest.approx(whole.kpis)
     pd.testing.assert_frame_equal(split.activity, whole.activity)
     pd.testing.assert_frame_equal(split.breakdown, whole.breakdown, check_exact=False, rtol=1e-12)
+    assert split.previous_kpis == pytest.approx(whole.previous_kpis)
+    assert whole.previous_kpis["requests"] > 100
+    pd.testing.assert_frame_equal(split.cost_by_model, whole.cost_by_model, check_exact=False, rtol=1e-12)
+    assert len(whole.cost_by_model) > len(models)  # the models filter leaves cost by model whole
+    pd.testing.assert_frame_equal(split.anomalies, whole.anomalies)
 
 
 @pytest.mark.parametrize("distinct_tags", [5, 70])  # bit words up to 63 tags, text beyond
