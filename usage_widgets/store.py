@@ -1,9 +1,10 @@
 """The request log in memory as integer-coded columns sorted by time, growing in place.
 
 Strings (users, teams, keys, models, tag sets) become small integer codes into dictionaries, so a
-filter is a lookup table indexed by code and every aggregation is a `numpy.bincount`. Rows stay
-sorted by time, so a time window is a slice found by binary search. New requests are appended
-into spare capacity (amortised O(new rows)), which is what Live Mode needs.
+filter is a lookup table indexed by code and every aggregation an array indexed by code, filled by
+a compiled pass (`usage_widgets.kernel`). Rows stay sorted by time, so a time window is a slice
+found by binary search. New requests are appended into spare capacity (amortised O(new rows)),
+which is what Live Mode needs.
 """
 
 from __future__ import annotations
