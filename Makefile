@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8866
 
-.PHONY: demo demo-lab test test-fast lint clean
+.PHONY: demo demo-lab test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "usage-widgets needs Python 3.11 or newer on PATH"; exit 1; }
@@ -26,14 +26,19 @@ demo-lab: $(STAMP)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/usage.ipynb
 
 test: $(STAMP)
-	$(BIN)/ruff check usage_widgets tests
+	$(BIN)/ruff check usage_widgets tests benchmarks
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not browser"
 
+# Figures at 1M and 10M requests against the targets (logs cached in benchmarks/.cache).
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.bench
+
 lint: $(STAMP)
-	$(BIN)/ruff check usage_widgets tests
+	$(BIN)/ruff check usage_widgets tests benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis test-artifacts

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import kernel
 from .selection import Selection
 from .store import RequestStore
 from .timewindow import Window, previous_window, rolling_days, window_for
-
-# Above this many cells a dense (bucket x user) count matrix is replaced by a sparse count.
-_DENSE_LIMIT = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -104,11 +103,8 @@ def report(
     selection = selection or Selection()
     now_ts = _as_utc(now)
     window = window_for(selection, now_ts, tz)
-    rows = _Rows.select(store, selection, window)
-    if selection.view == "user":
-        activity, breakdown = _user_view(store, rows, window)
-    else:
-        activity, breakdown = _team_view(store, rows, window)
+    view = _user_view if selection.view == "user" else _team_view
+    kpis, activity, breakdown, cost_by_model = view(store, selection, window)
     anomalies = _anomalies(store, selection, window)
     before = len(breakdown)
     breakdown = _search(breakdown, selection)
@@ -119,7 +115,7 @@ def report(
     labels = window.labels
     return Report(
         selection=selection,
-        kpis=rows.kpis(),
+        kpis=kpis,
         activity=activity,
         breakdown=breakdown.reset_index(drop=True),
         tz=tz,
@@ -129,7 +125,7 @@ def report(
         start=labels[0] if len(labels) else pd.NaT,
         end=pd.Timestamp(window.end_ns, tz="UTC").tz_convert(tz),
         **_previous(store, selection, window),
-        cost_by_model=_cost_by_model(store, selection, window, rows),
+        cost_by_model=cost_by_model,
         anomalies=anomalies,
     )
 
@@ -140,86 +136,61 @@ def _as_utc(now: Any) -> pd.Timestamp:
 
 
 @dataclass
-class _Rows:
-    """The selected requests: encoded columns, and each one's bucket."""
+class _Pass:
+    """What one compiled pass over the window's requests needs: the slice, the filter tables
+    (key, team, tag set, model; empty when a filter is off) and each request's bucket (a
+    quarter-hour table, exact in every zone)."""
 
-    user: np.ndarray
-    team: np.ndarray
-    model: np.ndarray
-    bucket: np.ndarray
-    input_tokens: np.ndarray
-    output_tokens: np.ndarray
-    cost: np.ndarray
-    n_users: int
-    n_teams: int
-    n_models: int
+    columns: tuple[np.ndarray, ...]
+    filters: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    buckets: tuple[int, np.ndarray, np.ndarray]
+    n_buckets: int
 
     @classmethod
-    def select(cls, store: RequestStore, selection: Selection, window: Window) -> _Rows:
+    def over(cls, store: RequestStore, selection: Selection, window: Window) -> _Pass:
         ts = store.column("ts")
         lo = int(np.searchsorted(ts, window.start_ns, side="left"))
         hi = int(np.searchsorted(ts, window.end_ns, side="right"))
-        part = {name: store.column(name)[lo:hi] for name in
-                ("ts", "user", "team", "key", "model", "tagset",
-                 "input_tokens", "output_tokens", "cost")}  # fmt: skip
-        keep = _filter_mask(store, selection, part)
-        if keep is not None:
-            part = {name: values[keep] for name, values in part.items()}
-        return cls(
-            user=part["user"],
-            team=part["team"],
-            model=part["model"],
-            bucket=window.bucket_of(part["ts"]),
-            input_tokens=part["input_tokens"],
-            output_tokens=part["output_tokens"],
-            cost=part["cost"],
-            n_users=len(store.users.ids),
-            n_teams=len(store.teams),
-            n_models=len(store.models),
+        columns = tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
+        buckets = window.bucket_table(ts[lo:hi])
+        off = np.zeros(0, dtype=np.bool_)
+        filters = (
+            store.keys.lookup(selection.api_keys) if selection.api_keys else off,
+            store.teams.lookup(selection.teams) if selection.teams else off,
+            _tagset_table(store, selection.tags) if selection.tags else off,
+            store.models.lookup(selection.models) if selection.models else off,
         )
+        return cls(columns, filters, buckets, window.n_buckets)
 
-    def kpis(self) -> dict[str, Any]:
-        requests = len(self.user)
-        active = int(np.count_nonzero(np.bincount(self.user, minlength=self.n_users)))
-        unknown = np.isnan(self.cost)
-        return {
-            "active_users": active,
-            "avg_requests_per_user": requests / active if active else None,
-            "requests": requests,
-            "total_tokens": int(self.input_tokens.sum() + self.output_tokens.sum()),
-            "cost": float(self.cost[~unknown].sum()) if requests else 0.0,
-            "unpriced_requests": int(unknown.sum()),
-        }
-
-    def totals_by(self, group: np.ndarray, size: int) -> dict[str, np.ndarray]:
-        unknown = np.isnan(self.cost)
-        return {
-            "requests": np.bincount(group, minlength=size),
-            "input_tokens": _int_sums(group, self.input_tokens, size),
-            "output_tokens": _int_sums(group, self.output_tokens, size),
-            "cost": np.bincount(group, weights=np.where(unknown, 0.0, self.cost), minlength=size),
-            "unpriced": np.bincount(group, weights=unknown, minlength=size).astype(np.int64),
-        }
+    def column(self, name: str) -> np.ndarray:
+        return self.columns[_PASS_COLUMNS.index(name)]
 
 
-def _filter_mask(
-    store: RequestStore, selection: Selection, part: dict[str, np.ndarray]
-) -> np.ndarray | None:
-    keep: np.ndarray | None = None
+_PASS_COLUMNS = ("quarter", "user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost")
 
-    def narrow(ok: np.ndarray) -> None:
-        nonlocal keep
-        keep = ok if keep is None else keep & ok
 
-    if selection.api_keys:
-        narrow(store.keys.lookup(selection.api_keys)[part["key"]])
-    if selection.teams:
-        narrow(store.teams.lookup(selection.teams)[part["team"]])
-    if selection.tags:
-        narrow(_tagset_table(store, selection.tags)[part["tagset"]])
-    if selection.models:
-        narrow(store.models.lookup(selection.models)[part["model"]])
-    return keep
+def _kpis(acc: np.ndarray, active_users: int) -> dict[str, Any]:
+    requests = int(acc[:, kernel.REQUESTS].sum())
+    spent = acc.view(np.float64)[:, kernel.COST]
+    return {
+        "active_users": active_users,
+        "avg_requests_per_user": requests / active_users if active_users else None,
+        "requests": requests,
+        "total_tokens": int(acc[:, kernel.INPUT].sum() + acc[:, kernel.OUTPUT].sum()),
+        "cost": float(spent.sum()),
+        "unpriced_requests": int(acc[:, kernel.UNPRICED].sum()),
+    }
+
+
+def _totals(acc: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    spent = acc.view(np.float64)[:, kernel.COST]
+    return {
+        "requests": acc[rows, kernel.REQUESTS],
+        "input_tokens": acc[rows, kernel.INPUT],
+        "output_tokens": acc[rows, kernel.OUTPUT],
+        "cost": spent[rows],
+        "unpriced": acc[rows, kernel.UNPRICED],
+    }
 
 
 def _tagset_table(store: RequestStore, tags: tuple[str, ...]) -> np.ndarray:
@@ -235,98 +206,143 @@ def _tagset_table(store: RequestStore, tags: tuple[str, ...]) -> np.ndarray:
     return table
 
 
-def _int_sums(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Exact integer sums per group (bincount's float weights would round above 2**53)."""
-    sums = np.bincount(group, weights=values, minlength=size)
-    if sums.max(initial=0) < 2**53:
-        return sums.astype(np.int64)
-    exact = np.zeros(size, dtype=np.int64)
-    np.add.at(exact, group, values)
-    return exact
-
-
-def _counts(major: np.ndarray, n_major: int, minor: np.ndarray, n_minor: int) -> np.ndarray:
-    """A dense (n_major, n_minor) matrix of pair counts."""
-    if n_major * n_minor <= _DENSE_LIMIT:
-        flat = np.bincount(major.astype(np.int64) * n_minor + minor, minlength=n_major * n_minor)
-        return flat.reshape(n_major, n_minor)
-    pairs, counts = np.unique(major.astype(np.int64) * n_minor + minor, return_counts=True)
-    dense = np.zeros((n_major, n_minor), dtype=np.int64)
-    dense[pairs // n_minor, pairs % n_minor] = counts
-    return dense
-
-
 def _ranked_models(counts: np.ndarray, names: list[str]) -> list[list[str]]:
     """Per row of a (rows, models) count matrix: models used, most first, ties alphabetical."""
     if not counts.size:
         return [[] for _ in range(counts.shape[0])]
     alpha = np.argsort(np.argsort(np.array(names, dtype=object)))
     n = len(names)
-    score = counts * n + (n - 1 - alpha)[None, :]
+    score = counts.astype(np.int64) * n + (n - 1 - alpha)[None, :]
     order = np.argsort(-score, axis=1, kind="stable")
     used = np.take_along_axis(counts, order, axis=1) > 0
     name_arr = np.array(names, dtype=object)
-    return [name_arr[o[u]].tolist() for o, u in zip(order, used, strict=True)]
+    width = int(used.sum(axis=1).max())
+    if n >= 255 or width > 8:
+        return [name_arr[o[u]].tolist() for o, u in zip(order, used, strict=True)]
+    # Few distinct rankings among many rows: key each by its models (a byte each), name it once.
+    ranked = np.where(used[:, :width], order[:, :width] + 1, 0).astype(np.uint64)
+    keys = (ranked << (np.arange(width, dtype=np.uint64) * np.uint64(8))).sum(axis=1, dtype=np.uint64)
+    which = pd.factorize(keys)[0]
+    first = np.unique(which, return_index=True)[1]
+    lists = [tuple(name_arr[o[u]]) for o, u in zip(order[first], used[first], strict=True)]
+    return [list(lists[i]) for i in which]
 
 
-def _latest_team(rows: _Rows) -> np.ndarray:
-    """Per user code: team of their latest request in the selection (-1 without any)."""
-    last = np.full(rows.n_users, -1, dtype=np.int64)
-    if not len(rows.user):
-        return last
-    np.maximum.at(last, rows.user, np.arange(len(rows.user)))
-    return np.where(last >= 0, rows.team[np.maximum(last, 0)], -1)
+_View = tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]
 
 
-def _user_view(store: RequestStore, rows: _Rows, window: Window) -> tuple[pd.DataFrame, pd.DataFrame]:
-    n_buckets = window.n_buckets
-    per_bucket = _counts(rows.bucket, n_buckets, rows.user, rows.n_users)
+def _user_view(store: RequestStore, selection: Selection, window: Window) -> _View:
+    """KPIs, activity, breakdown and cost by model of the user view, from one pass."""
+    part = _Pass.over(store, selection, window)
+    acc, counts, model_requests, model_cost = kernel.user_pass(
+        part.columns, part.filters, part.buckets, part.n_buckets, len(store.users.ids), len(store.models)
+    )
+    per_bucket = counts[:, : part.n_buckets]
+    per_model = counts[:, part.n_buckets :]
+    active = _by_label(np.flatnonzero(acc[:, kernel.REQUESTS]), _ranks(store).users)
     activity = pd.DataFrame(
-        {"active_users": np.count_nonzero(per_bucket, axis=1).astype(np.int64)},
+        {"active_users": np.count_nonzero(per_bucket, axis=0).astype(np.int64)},
         index=window.labels,
     )
-    totals = rows.totals_by(rows.user, rows.n_users)
-    active = np.flatnonzero(totals["requests"])
-    team_of = _latest_team(rows)[active]
-    models = _counts(rows.user, rows.n_users, rows.model, rows.n_models)[active]
     users = store.users
+    ids, names, emails = users.ids.values, users.names, users.emails
+    teams = store.teams.values
     breakdown = pd.DataFrame(
         {
-            "user_id": [users.ids.values[u] for u in active],
-            "name": [users.names[u] for u in active],
-            "email": [users.emails[u] for u in active],
-            "team": [store.teams.values[t] for t in team_of],
-            "trend": per_bucket[:, active].T.tolist(),
-            "models": _ranked_models(models, store.models.values),
-            **{name: values[active] for name, values in totals.items()},
+            "user_id": [ids[u] for u in active],
+            "name": [names[u] for u in active],
+            "email": [emails[u] for u in active],
+            "team": [teams[t] for t in acc[active, kernel.LAST_TEAM]],
+            "trend": per_bucket[active].tolist(),
+            "models": _ranked_models(per_model[active], store.models.values),
+            **_totals(acc, active),
         }
     )
-    return activity, _ordered(breakdown, USER_COLUMNS)
+    by_model = _cost_by_model(store, model_requests, model_cost)
+    return _kpis(acc, len(active)), activity, _ordered(breakdown, USER_COLUMNS), by_model
 
 
-def _team_view(store: RequestStore, rows: _Rows, window: Window) -> tuple[pd.DataFrame, pd.DataFrame]:
-    n_buckets = window.n_buckets
-    per_bucket = _counts(rows.bucket, n_buckets, rows.team, rows.n_teams)
-    totals = rows.totals_by(rows.team, rows.n_teams)
-    active = np.flatnonzero(totals["requests"])
+def _team_view(store: RequestStore, selection: Selection, window: Window) -> _View:
+    """KPIs, activity, breakdown and cost by model of the team view, from one pass."""
+    part = _Pass.over(store, selection, window)
+    acc, counts, per_user, model_requests, model_cost = kernel.team_pass(
+        part.columns, part.filters, part.buckets, part.n_buckets,
+        len(store.teams), len(store.users.ids), len(store.models),
+    )
+    per_bucket = counts[:, : part.n_buckets]
+    per_model = counts[:, part.n_buckets :]
+    requests = acc[:, kernel.REQUESTS]
+    active = _by_label(np.flatnonzero(requests), _ranks(store).teams)
     names = [store.teams.values[t] for t in active]
-    by_size = np.lexsort((np.array(names, dtype=object), -totals["requests"][active]))
+    by_size = np.lexsort((np.array(names, dtype=object), -requests[active]))
     activity = pd.DataFrame(
-        {names[i]: per_bucket[:, active[i]] for i in by_size}, index=window.labels, dtype=np.int64
+        {names[i]: per_bucket[active[i]] for i in by_size}, index=window.labels, dtype=np.int64
     )
     activity.columns.name = "team"
-    users_per_team = np.count_nonzero(_counts(rows.team, rows.n_teams, rows.user, rows.n_users), axis=1)
-    models = _counts(rows.team, rows.n_teams, rows.model, rows.n_models)[active]
     breakdown = pd.DataFrame(
         {
             "team": names,
-            "users": users_per_team[active].astype(np.int64),
-            "trend": per_bucket[:, active].T.tolist(),
-            "models": _ranked_models(models, store.models.values),
-            **{name: values[active] for name, values in totals.items()},
+            "users": np.count_nonzero(per_user[active], axis=1).astype(np.int64),
+            "trend": per_bucket[active].tolist(),
+            "models": _ranked_models(per_model[active], store.models.values),
+            **_totals(acc, active),
         }
     )
-    return activity, _ordered(breakdown, TEAM_COLUMNS)
+    active_users = int(np.count_nonzero(per_user.any(axis=0)))
+    by_model = _cost_by_model(store, model_requests, model_cost)
+    return _kpis(acc, active_users), activity, _ordered(breakdown, TEAM_COLUMNS), by_model
+
+
+def _cost_by_model(store: RequestStore, requests: np.ndarray, cost: np.ndarray) -> pd.DataFrame:
+    """Requests and cost per model called, largest cost first (ties by name). The pass counts
+    them under every filter but the models filter, so the models not chosen stay choosable."""
+    used = np.flatnonzero(requests)
+    frame = pd.DataFrame({
+        "model": pd.Series([store.models.values[m] for m in used], dtype=object),
+        "requests": requests[used].astype(np.int64),
+        "cost": cost[used].astype(np.float64),
+    })  # fmt: skip
+    frame = frame.sort_values("model", kind="stable").sort_values("cost", ascending=False, kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def _previous(store: RequestStore, selection: Selection, window: Window) -> dict[str, Any]:
+    """KPIs of the period of the same length right before the window (a KPIs-only pass)."""
+    before = previous_window(selection, window)
+    part = _Pass.over(store, selection, before)
+    acc, _ = kernel.group_pass(
+        part.columns, part.filters, part.buckets, part.n_buckets, part.column("user"), len(store.users.ids)
+    )
+    return {
+        "previous_kpis": _kpis(acc, int(np.count_nonzero(acc[:, kernel.REQUESTS]))),
+        "previous_start": pd.Timestamp(before.start_ns, tz="UTC").tz_convert(window.tz),
+        "previous_end": pd.Timestamp(before.end_ns, tz="UTC").tz_convert(window.tz),
+    }
+
+
+def _anomalies(store: RequestStore, selection: Selection, window: Window) -> pd.DataFrame:
+    """Rows whose latest 24 hours jump far above their days before (`usage_widgets.anomaly`):
+    a pass counting each row's requests per rolling day."""
+    from . import anomaly
+
+    days = rolling_days(window.end_ns, anomaly.PERIODS, window.tz)
+    part = _Pass.over(store, selection, days)
+    if selection.view == "user":
+        group, size, names, key = part.column("user"), len(store.users.ids), store.users.ids.values, "user_id"
+    else:
+        group, size, names, key = part.column("team"), len(store.teams), store.teams.values, "team"
+    _, history = kernel.group_pass(part.columns, part.filters, part.buckets, part.n_buckets, group, size)
+    flags = anomaly.flag_rows(history)
+    hit = np.flatnonzero(flags.flagged)
+    return pd.DataFrame(
+        {
+            "latest": flags.latest[hit].astype(np.int64),
+            "median": flags.median[hit],
+            "threshold": flags.threshold[hit],
+            "reason": [anomaly.reason(flags.latest[i], flags.median[i], flags.threshold[i]) for i in hit],
+        },
+        index=pd.Index([names[i] for i in hit], dtype=object, name=key),
+    )
 
 
 USER_COLUMNS = (
@@ -361,65 +377,55 @@ def _search(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:
     return breakdown.loc[hit.to_numpy(dtype=bool)]
 
 
+def _in_label_order(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """Rows by name (team in the team view), case-insensitive, ties as they come: the order
+    `_sort` expects, for rows computed elsewhere (`usage_widgets.sql`)."""
+    label = "name" if selection.view == "user" else "team"
+    return breakdown.sort_values(label, key=lambda s: s.str.casefold(), kind="stable")
+
+
 def _sort(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """Rows arrive in label order (name or team, case-insensitive; see `_in_label_order`),
+    which is how ties stay."""
     label = "name" if selection.view == "user" else "team"
     column = selection.sort
     if column == "name":
         column = label
     if column not in breakdown.columns:
         column = "cost"
-    # Ties keep a stable, readable order: by name.
-    by_label = breakdown.sort_values(label, key=lambda s: s.str.casefold(), kind="stable")
     if column == label:
-        return by_label.iloc[::-1] if selection.descending else by_label
-    return by_label.sort_values(column, ascending=not selection.descending, kind="stable")
+        return breakdown.iloc[::-1] if selection.descending else breakdown
+    values = breakdown[column].to_numpy()
+    if values.dtype == object:
+        return breakdown.sort_values(column, ascending=not selection.descending, kind="stable")
+    order = np.argsort(-values if selection.descending else values, kind="stable")
+    return breakdown.iloc[order]
 
 
-def _previous(store: RequestStore, selection: Selection, window: Window) -> dict[str, Any]:
-    """KPIs of the period of the same length right before the window."""
-    before = previous_window(selection, window)
-    return {
-        "previous_kpis": _Rows.select(store, selection, before).kpis(),
-        "previous_start": pd.Timestamp(before.start_ns, tz="UTC").tz_convert(window.tz),
-        "previous_end": pd.Timestamp(before.end_ns, tz="UTC").tz_convert(window.tz),
-    }
+@dataclass
+class _Ranks:
+    version: int
+    users: np.ndarray
+    teams: np.ndarray
 
 
-def _cost_by_model(store: RequestStore, selection: Selection, window: Window, rows: _Rows) -> pd.DataFrame:
-    """Requests and cost per model, largest cost first (ties by name)."""
-    if selection.models:
-        rows = _Rows.select(store, selection.replace(models=()), window)
-    totals = rows.totals_by(rows.model, rows.n_models)
-    used = np.flatnonzero(totals["requests"])
-    frame = pd.DataFrame({
-        "model": pd.Series([store.models.values[m] for m in used], dtype=object),
-        "requests": totals["requests"][used].astype(np.int64),
-        "cost": totals["cost"][used].astype(np.float64),
-    })  # fmt: skip
-    frame = frame.sort_values("model", kind="stable").sort_values("cost", ascending=False, kind="stable")
-    return frame.reset_index(drop=True)
+_RANKS: weakref.WeakKeyDictionary[RequestStore, _Ranks] = weakref.WeakKeyDictionary()
 
 
-def _anomalies(store: RequestStore, selection: Selection, window: Window) -> pd.DataFrame:
-    """Rows whose latest 24 hours jump far above their days before (`usage_widgets.anomaly`)."""
-    from . import anomaly
+def _ranks(store: RequestStore) -> _Ranks:
+    """Each user's and team's place in case-insensitive name order, kept until the store changes."""
+    ranks = _RANKS.get(store)
+    if ranks is None or ranks.version != store.version:
+        ranks = _RANKS[store] = _Ranks(store.version, _rank(store.users.names), _rank(store.teams.values))
+    return ranks
 
-    days = rolling_days(window.end_ns, anomaly.PERIODS, window.tz)
-    rows = _Rows.select(store, selection, days)
-    if selection.view == "user":
-        group, size, names = rows.user, rows.n_users, store.users.ids.values
-    else:
-        group, size, names = rows.team, rows.n_teams, store.teams.values
-    history = _counts(group, size, rows.bucket, days.n_buckets)
-    flags = anomaly.flag_rows(history)
-    hit = np.flatnonzero(flags.flagged)
-    key = "user_id" if selection.view == "user" else "team"
-    return pd.DataFrame(
-        {
-            "latest": flags.latest[hit].astype(np.int64),
-            "median": flags.median[hit],
-            "threshold": flags.threshold[hit],
-            "reason": [anomaly.reason(flags.latest[i], flags.median[i], flags.threshold[i]) for i in hit],
-        },
-        index=pd.Index([names[i] for i in hit], dtype=object, name=key),
-    )
+
+def _rank(names: list[str]) -> np.ndarray:
+    folded = [n.casefold() for n in names]
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[sorted(range(len(names)), key=folded.__getitem__)] = np.arange(len(names))
+    return rank
+
+
+def _by_label(codes: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    return codes[np.argsort(rank[codes], kind="stable")]

@@ -219,8 +219,10 @@ class _Validator:
         rejected = frame.loc[self.bad].assign(
             rejected_row=np.flatnonzero(self.bad), rejected_reason=self.reasons[self.bad]
         )
-        result = pd.DataFrame({c: self.out[c] for c in CANONICAL if c != "cost"}).loc[keep]
-        result["cost"] = cost[keep]
+        result = pd.DataFrame({c: self.out[c] for c in CANONICAL if c != "cost"})
+        if not keep.all():
+            result = result.loc[keep]
+        result["cost"] = cost[keep] if not keep.all() else cost
         extra = [c for c in frame.columns if c not in CANONICAL]
         for column in extra:
             result[column] = frame.loc[keep, column]
@@ -239,8 +241,10 @@ class _Validator:
 
     def _finish(self, result: pd.DataFrame) -> pd.DataFrame:
         ids = pa.chunked_array(pa.array(result["request_id"])).combine_chunks()
-        id_codes = ids.dictionary_encode().indices.to_numpy(zero_copy_only=False)
-        dup = pd.Series(id_codes).duplicated().to_numpy()
+        encoded = ids.dictionary_encode()
+        dup = np.zeros(len(ids), dtype=bool)
+        if len(encoded.dictionary) < len(ids):
+            dup = pd.Series(encoded.indices.to_numpy(zero_copy_only=False)).duplicated().to_numpy()
         if dup.any():
             warnings.warn(
                 f"{int(dup.sum())} repeated request_id values counted once "
@@ -249,7 +253,12 @@ class _Validator:
                 stacklevel=4,
             )
             result = result.loc[~dup]
-        result = result.sort_values("timestamp", kind="stable").reset_index(drop=True)
+        stamps = result["timestamp"].array.asi8
+        if len(stamps) > 1 and (stamps[1:] < stamps[:-1]).any():
+            result = result.sort_values("timestamp", kind="stable")
+        elif dup.any() or self.bad.any():
+            result = result.copy()  # a selection of rows: own its data before changing it
+        result.index = pd.RangeIndex(len(result))
         flagged = (
             ~result["priced"].to_numpy(dtype=bool, na_value=True)
             if "priced" in result and pd.api.types.is_bool_dtype(result["priced"].dtype)
@@ -438,7 +447,10 @@ class _Validator:
                 first_bad[row] = tag
             self._fail("tags", _TAG_RULE, malformed, first_bad)
         codes = pc.index_in(flat, value_set=pc.unique(flat)).to_numpy(zero_copy_only=False)
-        repeats = pd.DataFrame({"row": parent, "tag": codes}).duplicated().to_numpy()
+        repeats = np.zeros(len(codes), dtype=bool)
+        for shift in range(1, int(lengths.max(initial=0))):
+            same = (parent[shift:] == parent[:-shift]) & (codes[shift:] == codes[:-shift])
+            repeats[shift:] |= same
         if self.bad.any() or repeats.any():
             rows = set(np.flatnonzero(self.bad).tolist()) | set(parent[repeats].tolist())
             lists = arr.to_pylist()
@@ -471,6 +483,16 @@ def _factorize_text(raw: pd.Series) -> tuple[np.ndarray, pa.Array | list[Any]]:
         cat_codes, cat_uniques = _factorize_text(categories)
         table = np.append(cat_codes, -1)
         return table[raw.cat.codes.to_numpy()], cat_uniques
+    if isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_dictionary(raw.dtype.pyarrow_dtype):
+        # Parquet's dictionary columns: one check per distinct value, codes as they are.
+        chunks = pa.chunked_array(pa.array(raw)).unify_dictionaries()
+        dictionary = chunks.chunk(0).dictionary if chunks.num_chunks else pa.array([], pa.string())
+        if pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type):
+            indices = pa.chunked_array([c.indices for c in chunks.chunks], chunks.type.index_type)
+            codes = indices.fill_null(-1).to_numpy().astype(np.int64)
+            values = dictionary.cast(pa.string())
+            if len(pc.unique(values)) == len(values):
+                return codes, values
     arrow_text = isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_string(raw.dtype.pyarrow_dtype)
     if arrow_text or (isinstance(raw.dtype, pd.StringDtype) and raw.dtype.storage == "pyarrow"):
         encoded = pa.chunked_array(pa.array(raw)).combine_chunks().dictionary_encode()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import LogError
-from .report import TEAM_COLUMNS, USER_COLUMNS, Report, _ordered, _search, _sort
+from .report import TEAM_COLUMNS, USER_COLUMNS, Report, _in_label_order, _ordered, _search, _sort
 from .schema import CANONICAL, REQUIRED, TAG_RE, UNASSIGNED
 from .selection import Selection
 from .timewindow import Window, previous_window, rolling_days, window_for
@@ -379,6 +379,7 @@ class SqlSource:
         if selection.anomalies_only:
             key = "user_id" if selection.view == "user" else "team"
             breakdown = breakdown.loc[breakdown[key].isin(anomalies.index).to_numpy(dtype=bool)]
+        breakdown = _in_label_order(breakdown, selection)
         breakdown = _sort(breakdown, selection).reset_index(drop=True)
         labels = window.labels
         before_window = previous_window(selection, window)

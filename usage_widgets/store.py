@@ -1,9 +1,10 @@
 """The request log in memory as integer-coded columns sorted by time, growing in place.
 
 Strings (users, teams, keys, models, tag sets) become small integer codes into dictionaries, so a
-filter is a lookup table indexed by code and every aggregation is a `numpy.bincount`. Rows stay
-sorted by time, so a time window is a slice found by binary search. New requests are appended
-into spare capacity (amortised O(new rows)), which is what Live Mode needs.
+filter is a lookup table indexed by code and every aggregation an array indexed by code, filled by
+a compiled pass (`usage_widgets.kernel`). Rows stay sorted by time, so a time window is a slice
+found by binary search. New requests are appended into spare capacity (amortised O(new rows)),
+which is what Live Mode needs.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import load_log
+from . import kernel
+from .schema import ID_DTYPE, load_log
+from .timewindow import QUARTER_NS
 
 _TAG_SEP = "\x1f"  # cannot occur inside a valid tag
 
 _COLUMNS: dict[str, type] = {
     "ts": np.int64,
+    "quarter": np.int32,  # ts // QUARTER_NS: what a report's pass reads to find a bucket
     "user": np.int32,
     "team": np.int32,
     "key": np.int32,
@@ -40,16 +44,20 @@ class _IdIndex:
     so adding a live tick's ids costs O(new ids), not a re-sort of everything.
     """
 
-    _KEYS = ("usage-widgets-01", "usage-widgets-02")
-
     def __init__(self) -> None:
         empty = np.zeros(0, dtype=np.uint64)
         self._runs: list[tuple[np.ndarray, np.ndarray]] = [(empty, empty), (empty, empty)]
 
     @classmethod
     def hashes(cls, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        values = np.asarray(ids.astype(object), dtype=object)
-        return tuple(pd.util.hash_array(values, hash_key=k, categorize=False) for k in cls._KEYS)  # type: ignore[return-value]
+        """Hashes of the ids' UTF-8 bytes, read straight from Arrow's buffers."""
+        arr = pa.array(ids.astype(ID_DTYPE) if ids.dtype != ID_DTYPE else ids)
+        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+        parts = [_chunk_hashes(chunk.cast(pa.large_string())) for chunk in chunks]
+        if not parts:
+            empty = np.zeros(0, dtype=np.uint64)
+            return empty, empty
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def contains(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
         found = np.zeros(len(h1), dtype=bool)
@@ -71,6 +79,13 @@ class _IdIndex:
             self._runs[1] = (new1, new2)
 
 
+def _chunk_hashes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    _, offsets, data = chunk.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return kernel.hash_strings(offsets, data)
+
+
 def _merge(a1: np.ndarray, a2: np.ndarray, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keys = np.concatenate([a1, b1])
     order = np.argsort(keys, kind="stable")  # two sorted runs: linear for timsort
@@ -88,6 +103,13 @@ class _Dictionary:
         return len(self.values)
 
     def encode(self, values: pd.Series) -> np.ndarray:
+        if isinstance(values.dtype, pd.CategoricalDtype) and not values.isna().any():
+            codes = values.cat.codes.to_numpy()
+            seen = pd.unique(codes)  # in order of first appearance, as codes are given
+            table = np.zeros(len(values.cat.categories), dtype=np.int32)
+            categories = values.cat.categories
+            table[seen] = [self.code(str(categories[c])) for c in seen]
+            return table[codes]
         codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
         table = np.array([self.code(str(u)) for u in uniques], dtype=np.int32)
         return table[codes] if len(codes) else np.zeros(0, dtype=np.int32)
@@ -216,13 +238,12 @@ class RequestStore:
         return frame
 
     def _encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        tags = pa.array(frame["tags"], type=pa.list_(pa.string()))
-        joined = pc.binary_join(tags, _TAG_SEP).fill_null("")
-        codes, uniques = pd.factorize(np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object))
-        tagset_table = np.array([self._tagset_code(u) for u in uniques], dtype=np.int32)
+        codes, tagset_table = self._tagsets(pa.array(frame["tags"], type=pa.list_(pa.string())))
         cost = frame["cost"].to_numpy(dtype="float64", na_value=np.nan)
+        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         return {
-            "ts": frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64),
+            "ts": ts,
+            "quarter": (ts // QUARTER_NS).astype(np.int32),
             "user": self.users.ids.encode(frame["user_id"]),
             "team": self.teams.encode(frame["team"]),
             "key": self.keys.encode(frame["api_key"]),
@@ -232,6 +253,25 @@ class RequestStore:
             "output_tokens": frame["output_tokens"].to_numpy(dtype=np.int64),
             "cost": cost,
         }
+
+    def _tagsets(self, tags: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """Per request, which distinct tag set it carries: codes into a table of tag set codes."""
+        if isinstance(tags, pa.ChunkedArray):
+            tags = tags.combine_chunks() if tags.num_chunks else pa.array([], tags.type)
+        flat = pc.list_flatten(tags).dictionary_encode()
+        vocabulary = flat.dictionary.to_pylist()
+        if len(vocabulary) <= 63:  # few distinct tags: a row's set is the bits of one word
+            lengths = pc.list_value_length(tags).fill_null(0).to_numpy(zero_copy_only=False)
+            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+            words = kernel.bits_by_row(offsets, flat.indices.to_numpy(zero_copy_only=False))
+            codes, uniques = pd.factorize(words)
+            joined = [
+                _TAG_SEP.join(vocabulary[b] for b in range(64) if int(u) >> b & 1) for u in uniques
+            ]
+        else:
+            text = pc.binary_join(tags, _TAG_SEP).fill_null("")
+            codes, joined = pd.factorize(np.asarray(text.to_numpy(zero_copy_only=False), dtype=object))
+        return codes, np.array([self._tagset_code(j) for j in joined], dtype=np.int32)
 
     def _tagset_code(self, joined: str) -> int:
         members = tuple(sorted({self.tags.code(t) for t in joined.split(_TAG_SEP) if t}))

@@ -46,6 +46,17 @@ class Window:
         """Bucket starts, tz-aware in the window's zone."""
         return pd.DatetimeIndex(self.edges[:-1], tz="UTC").tz_convert(self.tz).rename("bucket")
 
+    def bucket_table(self, ts: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+        """How a compiled pass finds a request's bucket: ``table[quarter - q0]`` from its
+        quarter hour (``ts // QUARTER_NS``) when every edge falls on a quarter hour (all real
+        zones), else ``per_row[i]`` for the i-th of ``ts``. Returns ``(q0, table, per_row)``."""
+        edges = self.edges
+        none = np.zeros(0, dtype=np.int32)
+        if len(edges) > 1 and not (edges % QUARTER_NS).any():
+            table = np.repeat(np.arange(len(edges) - 1, dtype=np.int32), np.diff(edges) // QUARTER_NS)
+            return int(edges[0] // QUARTER_NS), table, none
+        return 0, none, self.bucket_of(ts)
+
     def bucket_of(self, ts: np.ndarray) -> np.ndarray:
         """Bucket index of each timestamp (all inside the window)."""
         edges = self.edges

@@ -207,6 +207,8 @@ def as_image(markup: str, width: int, height: int) -> str:
         f'vertical-align:middle;width:{width}px;height:{height}px">{markup}</div>'
         "</foreignObject></svg>"
     )
+    if svg.isascii() and svg.isprintable():  # the usual case, what quote() gives, at C speed
+        return "data:image/svg+xml," + svg.replace("%", "%25").replace("#", "%23")
     return "data:image/svg+xml," + quote(svg, safe=_URI_SAFE)
 
 
