@@ -77,6 +77,8 @@ def open_recorded(browser, url: str):
     page = context.new_page()
     page.requests, page.console_errors, page.dialogs = [], [], []  # type: ignore[attr-defined]
     page.on("request", lambda r: page.requests.append(r.url))
+    page.failed = []  # type: ignore[attr-defined]
+    page.on("response", lambda r: r.status >= 400 and page.failed.append(r.url))
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
@@ -134,7 +136,14 @@ def test_no_request_leaves_the_server(served, browser) -> None:
         ]  # fmt: skip
         assert outside == []
         assert len(page.requests) > 20  # the page, its scripts, styles and the kernel's socket
-        assert page.console_errors == [], page.console_errors  # not even a failed font request
+        # Not even a failed font request. One known, harmless exception: ipydatagrid's
+        # streaming grid gives an image cell whose row has not arrived yet the placeholder
+        # "...", which its image renderer asks the server for (a relative URL, refused).
+        placeholder = [u for u in page.failed if urlsplit(u).path.endswith("/...")]
+        assert page.failed == placeholder, page.failed
+        failed_loads = "Failed to load resource: the server responded with a status of 403"
+        assert [e for e in page.console_errors if not e.startswith(failed_loads)] == []
+        assert len(page.console_errors) == len(placeholder)
     finally:
         page.context.close()
 
