@@ -161,7 +161,7 @@ def test_a_team_row_click_opens_its_users_and_back_restores_the_team_view(dash, 
     dash.selection = uw.Selection(view="team", range="14d", sort="users", search="a")
     before = dash.selection
     team = dash.table.row_labels[0]
-    dash.table._on_cell_click({"region": "body", "column": "Team", "primary_key_row": 0})
+    dash.table._on_cell_click({"region": "body", "column": "Team", "row": 0})
     assert dash.state.view == "user" and dash.state.teams == (team,)
     assert dash.controls.teams.children[1].value == [team]
     assert dash.table.row_labels == expected(log, range="14d", teams=(team,)).breakdown["name"].tolist()
@@ -173,17 +173,17 @@ def test_a_team_row_click_opens_its_users_and_back_restores_the_team_view(dash, 
 
 
 def test_row_clicks_in_the_user_view_and_bad_rows_do_not_drill(dash) -> None:
-    dash.table._on_cell_click({"region": "body", "column": "User Name", "primary_key_row": 0})
+    dash.table._on_cell_click({"region": "body", "column": "User Name", "row": 0})
     assert dash.state.view == "user" and dash.state.teams == ()
     dash.controls.view.value = "team"
     for bad in (99_999, -1, "0", None, True):
-        dash.table._on_cell_click({"region": "body", "column": "Team", "primary_key_row": bad})
+        dash.table._on_cell_click({"region": "body", "column": "Team", "row": bad})
     assert dash.state.view == "team"
 
 
 def test_switching_back_to_teams_by_hand_ends_the_drill_down(dash) -> None:
     dash.controls.view.value = "team"
-    dash.table._on_cell_click({"region": "body", "column": "Team", "primary_key_row": 0})
+    dash.table._on_cell_click({"region": "body", "column": "Team", "row": 0})
     dash.controls.view.value = "team"
     assert dash.tools.drill_bar.layout.display == "none" and dash.tools.drilled_from is None
 

@@ -273,6 +273,26 @@ class _Grid(StreamingDataGrid):
         """The shown frame, as served to the browser (with its row key)."""
         return self._StreamingDataGrid__dataframe_reference
 
+    def position(self, row: object) -> int | None:
+        """The frame's row shown at the browser's row ``row`` (None for anything else).
+
+        The browser's ``primary_key_row`` means nothing in a streaming grid (it keeps no
+        keys); its ``row`` is the place on screen, the frame's own under a header-menu sort.
+        """
+        if not isinstance(row, int) or isinstance(row, bool) or row < 0:
+            return None
+        shown = self.frame if self._transformed_data is None else self._transformed_data
+        return int(shown[KEY_COLUMN].iloc[row]) if row < len(shown) else None
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """The shown rows (a streaming grid's own ``data`` holds none)."""
+        return self.frame.drop(columns=KEY_COLUMN)
+
+    @data.setter
+    def data(self, frame: pd.DataFrame) -> None:
+        StreamingDataGrid.data.fset(self, frame)  # type: ignore[attr-defined]
+
     def _handle_comm_msg(self, widget: Any, content: Any, buffers: Any) -> None:
         """Rows asked for by the browser, clamped to the rows and columns there are."""
         if not isinstance(content, dict) or content.get("type") != "data-request":
@@ -501,9 +521,9 @@ class BreakdownTable(widgets.VBox):
                 for callback in list(self._sort_callbacks):
                     callback(key)
         elif region == "body" and column == "Models":
-            self._show_models(cell.get("primary_key_row"))
+            self._show_models(self.grid.position(cell.get("row")))
         elif region == "body":
-            self._row_clicked(cell.get("primary_key_row"))
+            self._row_clicked(self.grid.position(cell.get("row")))
 
     def on_row_click(self, callback: SortCallback) -> None:
         """Call ``callback(label)`` (user name or team) when a row is clicked outside Models."""
