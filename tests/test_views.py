@@ -712,3 +712,16 @@ def test_token_counts_beyond_two_billion_reach_the_browser_exactly() -> None:
     assert _served(table.grid, "Input", row=0) == 4_294_967_396
     assert _served(table.grid, "Output", row=0) == 3 * 10**12
 
+
+
+def test_a_body_click_as_the_streaming_grid_sends_it_reaches_the_row() -> None:
+    """The streaming grid's browser side sends no primary_key_row: the row is what counts."""
+    table = BreakdownTable()
+    table.show(_user_breakdown(), "user", {})
+    clicked: list[str] = []
+    table.on_row_click(clicked.append)
+    message = {"event_type": "cell-click", "region": "body", "column": "User Name", "row": 1}
+    table.grid._handle_custom_msg(message, [])
+    assert clicked == [table.row_labels[1]]
+    table.grid._handle_custom_msg({**message, "row": 99}, [])  # no such row: nothing
+    assert clicked == [table.row_labels[1]]

@@ -314,9 +314,10 @@ class _Grid(StreamingDataGrid):
         clicked = (
             isinstance(content, dict)
             and content.get("event_type") == "cell-click"
-            and {"region", "column", "column_index", "row", "primary_key_row", "cell_value"} <= content.keys()
+            and {"region", "column", "row"} <= content.keys()
         )  # fmt: skip
-        if clicked:
+        if clicked:  # (a streaming grid's browser side leaves primary_key_row out)
+            content = {"column_index": None, "primary_key_row": None, "cell_value": None, **content}
             DataGrid._DataGrid__handle_custom_msg(self, widget, content, buffers)  # type: ignore[attr-defined]
 
     @t.validate("editable")
