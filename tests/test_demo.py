@@ -138,8 +138,8 @@ def test_costs_priced_from_the_price_table(log: pd.DataFrame) -> None:
     tokens = log["input_tokens"] + log["output_tokens"]
     assert (cost[tokens.to_numpy() > 0] > 0).all()
     assert (log["input_tokens"] >= 0).all() and (log["output_tokens"] >= 0).all()
-    expected = price_requests(log["model"], log["input_tokens"], log["output_tokens"])
-    np.testing.assert_array_equal(cost, expected)  # exactly what the price table says
+    expected = price_requests(log["model"], log["input_tokens"], log["output_tokens"], log["timestamp"])
+    np.testing.assert_array_equal(cost, expected)  # exactly what the price table says, then
 
 
 def test_models_are_real_and_users_have_favourites(log: pd.DataFrame) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from usage_widgets.prices import price_requests
+from usage_widgets.prices import _regimes, price_requests
 
 __all__ = ["ANOMALY_ATTR", "DOMAIN", "MODELS", "TEAMS", "anomaly_user", "demo_log"]
 
@@ -721,9 +721,14 @@ def _tokens(
     return inp, out
 
 
-@lru_cache(maxsize=1)
-def _unit_prices() -> tuple[np.ndarray, np.ndarray]:
-    """USD per input token and per output token of each model in ``MODELS``, by price_requests.
+_DAY_NS = 86_400 * 10**9
+_PRICE_REFERENCE = 1_767_268_800 * 10**9  # 2026-01-01 12:00 UTC
+
+
+@lru_cache(maxsize=4096)
+def _unit_prices_at(regime_time: int) -> tuple[np.ndarray, np.ndarray]:
+    """USD per input token and per output token of each model in ``MODELS`` at a moment, by
+    price_requests.
 
     Every demo model is priced linearly up to the largest request generated, so
     ``input * per_in + output * per_out`` is exactly what ``price_requests`` returns, without
@@ -731,9 +736,10 @@ def _unit_prices() -> tuple[np.ndarray, np.ndarray]:
     """
     names = [m[0] for m in MODELS]
     ones, zeros = np.ones(len(names)), np.zeros(len(names))
-    per_in, per_out = price_requests(names, ones, zeros), price_requests(names, zeros, ones)
+    when = np.full(len(names), regime_time, dtype=np.int64)
+    per_in, per_out = price_requests(names, ones, zeros, when), price_requests(names, zeros, ones, when)
     most_in, most_out = ones * _MAX_INPUT_TOKENS, ones * _MAX_OUTPUT_TOKENS
-    largest = price_requests(names, most_in, most_out)
+    largest = price_requests(names, most_in, most_out, when)
     if not np.isfinite(largest).all() or not np.allclose(
         largest, most_in * per_in + most_out * per_out, rtol=1e-12, atol=0.0
     ):
@@ -742,13 +748,54 @@ def _unit_prices() -> tuple[np.ndarray, np.ndarray]:
     return per_in, per_out
 
 
-def _costs(model: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
-    """USD cost of each request, identical to ``price_requests`` for the demo models."""
-    per_in, per_out = _unit_prices()
-    cost = input_tokens.astype(np.float64)
-    cost *= per_in[model]
-    cost += output_tokens.astype(np.float64) * per_out[model]
+def _unit_prices() -> tuple[np.ndarray, np.ndarray]:
+    """Unit prices at a fixed moment, for expected costs (the mix of models, not a bill)."""
+    return _unit_prices_at(_PRICE_REFERENCE)
+
+
+def _costs(
+    model: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray, ts: np.ndarray
+) -> np.ndarray:
+    """USD cost of each request at its own time, identical to ``price_requests`` for the demo
+    models (prices change by date and, for some models, by time of day)."""
+    cost = np.empty(len(model), dtype=np.float64)
+    regime = _price_regime(ts)
+    keys, inverse = np.unique(regime, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    for key, rows in zip(keys, np.split(order, bounds) if len(order) else [], strict=True):
+        per_in, per_out = _unit_prices_at(_regime_time(int(key)))
+        m = model[rows]
+        cost[rows] = input_tokens[rows].astype(np.float64) * per_in[m]
+        cost[rows] += output_tokens[rows].astype(np.float64) * per_out[m]
     return cost
+
+
+@lru_cache(maxsize=1)
+def _price_edges() -> tuple[bool, np.ndarray]:
+    """Whether any demo model's price changes by date, and every time-of-day price edge."""
+    regimes = [_regimes(m[0]) for m in MODELS]
+    if any(r is None for r in regimes):
+        raise RuntimeError("a demo model is unknown to the price table")
+    edges = sorted({e for r in regimes for e in r[1]})  # type: ignore[index]
+    return any(r[0] for r in regimes), np.array(edges, dtype=np.int64)  # type: ignore[index]
+
+
+def _price_regime(ts: np.ndarray) -> np.ndarray:
+    """A key per request that changes wherever some demo model's price may change."""
+    dated, edges = _price_edges()
+    key = np.searchsorted(edges, ts % _DAY_NS, side="right").astype(np.int64)
+    if dated:
+        key += (ts // _DAY_NS) * (len(edges) + 1)
+    return key
+
+
+def _regime_time(key: int) -> int:
+    """A moment inside the price regime ``key`` (see `_price_regime`)."""
+    dated, edges = _price_edges()
+    day, part = divmod(key, len(edges) + 1) if dated else (_PRICE_REFERENCE // _DAY_NS, key)
+    start = 0 if part == 0 else int(edges[part - 1])
+    return day * _DAY_NS + start
 
 
 def _expected_costs(work: _Workloads) -> np.ndarray:
@@ -853,7 +900,7 @@ def _traffic(
         tag_set=tag_set,
         input_tokens=inp,
         output_tokens=out,
-        cost=_costs(model, inp, out),
+        cost=_costs(model, inp, out, t),
     )
     return requests, window.grid_start + int(burst.min()) * 1000
 
