@@ -107,10 +107,7 @@ def report(
     kpis, activity, breakdown, cost_by_model = view(store, selection, window)
     anomalies = _anomalies(store, selection, window)
     before = len(breakdown)
-    breakdown = _search(breakdown, selection)
-    if selection.anomalies_only:
-        key = "user_id" if selection.view == "user" else "team"
-        breakdown = breakdown.loc[breakdown[key].isin(anomalies.index).to_numpy(dtype=bool)]
+    breakdown = _anomalous_only(_search(breakdown, selection), selection, anomalies)
     breakdown = _sort(breakdown, selection)
     labels = window.labels
     return Report(
@@ -332,6 +329,14 @@ def _anomalies(store: RequestStore, selection: Selection, window: Window) -> pd.
     else:
         group, size, names, key = part.column("team"), len(store.teams), store.teams.values, "team"
     _, history = kernel.group_pass(part.columns, part.filters, part.buckets, part.n_buckets, group, size)
+    return _flagged(history, names, key)
+
+
+def _flagged(history: np.ndarray, names: Any, key: str) -> pd.DataFrame:
+    """The rows of ``history`` (requests per rolling day, one row per name) the anomaly rule
+    flags: ``latest``, ``median``, ``threshold`` and the ``reason`` in words, by name."""
+    from . import anomaly
+
     flags = anomaly.flag_rows(history)
     hit = np.flatnonzero(flags.flagged)
     return pd.DataFrame(
@@ -343,6 +348,14 @@ def _anomalies(store: RequestStore, selection: Selection, window: Window) -> pd.
         },
         index=pd.Index([names[i] for i in hit], dtype=object, name=key),
     )
+
+
+def _anomalous_only(breakdown: pd.DataFrame, selection: Selection, anomalies: pd.DataFrame) -> pd.DataFrame:
+    """The rows flagged, when the selection asks for "Anomalies only"; else every row."""
+    if not selection.anomalies_only:
+        return breakdown
+    key = "user_id" if selection.view == "user" else "team"
+    return breakdown.loc[breakdown[key].isin(anomalies.index).to_numpy(dtype=bool)]
 
 
 USER_COLUMNS = (

@@ -15,7 +15,17 @@ import numpy as np
 import pandas as pd
 
 from .errors import LogError
-from .report import TEAM_COLUMNS, USER_COLUMNS, Report, _in_label_order, _ordered, _search, _sort
+from .report import (
+    TEAM_COLUMNS,
+    USER_COLUMNS,
+    Report,
+    _anomalous_only,
+    _flagged,
+    _in_label_order,
+    _ordered,
+    _search,
+    _sort,
+)
 from .schema import CANONICAL, REQUIRED, TAG_RE, UNASSIGNED
 from .selection import Selection
 from .timewindow import Window, previous_window, rolling_days, window_for
@@ -375,10 +385,7 @@ class SqlSource:
             kpis, activity, breakdown = self._team_view(rows, window)
         anomalies = self._anomalies(selection, window)
         before = len(breakdown)
-        breakdown = _search(breakdown, selection)
-        if selection.anomalies_only:
-            key = "user_id" if selection.view == "user" else "team"
-            breakdown = breakdown.loc[breakdown[key].isin(anomalies.index).to_numpy(dtype=bool)]
+        breakdown = _anomalous_only(_search(breakdown, selection), selection, anomalies)
         breakdown = _in_label_order(breakdown, selection)
         breakdown = _sort(breakdown, selection).reset_index(drop=True)
         labels = window.labels
@@ -457,17 +464,7 @@ class SqlSource:
         series = self._per_bucket(self._selected(selection, days), key, days)
         names = sorted(series)
         history = np.array([series[n] for n in names], dtype=np.int64).reshape(len(names), days.n_buckets)
-        flags = anomaly.flag_rows(history)
-        hit = np.flatnonzero(flags.flagged)
-        return pd.DataFrame(
-            {
-                "latest": flags.latest[hit].astype(np.int64),
-                "median": flags.median[hit],
-                "threshold": flags.threshold[hit],
-                "reason": [anomaly.reason(flags.latest[i], flags.median[i], flags.threshold[i]) for i in hit],
-            },
-            index=pd.Index([names[i] for i in hit], dtype=object, name=key),
-        )
+        return _flagged(history, names, key)
 
     def _has_tag(self, t: Any, tag: str) -> Any:
         if self._tags_are_arrays:
