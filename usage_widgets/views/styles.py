@@ -269,7 +269,7 @@ PAGE_CSS = f"""
   background: transparent;
   min-width: 140px;
 }}
-.uw-live.jupyter-button, .uw-clear.jupyter-button {{
+.uw-live.jupyter-button, .uw-clear.jupyter-button, .uw-code-toggle.jupyter-button {{
   border: 1px solid var(--jp-border-color1, #d1d5db);
   border-radius: 6px;
   background: var(--jp-layout-color0, #ffffff);
@@ -337,14 +337,6 @@ PAGE_CSS = f"""
   background: transparent;
   user-select: all;
   cursor: text;
-}}
-.uw-code-toggle.jupyter-button {{
-  border: 1px solid var(--jp-border-color1, #d1d5db);
-  border-radius: 6px;
-  background: var(--jp-layout-color0, #ffffff);
-  color: var(--jp-ui-font-color1, #374151);
-  box-shadow: none;
-  font-size: 12.5px;
 }}
 .uw-code-toggle.jupyter-button.mod-active {{
   background: var(--jp-layout-color2, #eef2ff);
