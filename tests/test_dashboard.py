@@ -9,23 +9,7 @@ import pytest
 
 import usage_widgets as uw
 
-NOW = pd.Timestamp("2026-03-11T15:00:00Z")
-
-
-@pytest.fixture(scope="module")
-def log() -> pd.DataFrame:
-    return uw.demo_log(seed=5, users=60, days=40, now=NOW)
-
-
-@pytest.fixture
-def dash(log):
-    d = uw.UsageDashboard(log, now=NOW)
-    yield d
-    d.close()
-
-
-def expected(log, **selection) -> uw.Report:
-    return uw.report(log, uw.Selection(**selection), now=NOW)
+from .demo_dashboard import NOW, dashboard_fixture, demo_log_fixture, expected  # noqa: F401
 
 
 def shown_rows(d) -> list[str]:

@@ -6,7 +6,7 @@ script, inject markup, typeset LaTeX or break the layout."""
 from __future__ import annotations
 
 import re
-import time
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +16,8 @@ import pytest
 import usage_widgets as uw
 
 from .conftest import PAGE_READY_SECONDS, page_errors, start_server
+from .test_page import rows
+from .test_page import wait_for as page_wait_for
 
 PWN = "window.__pwned"
 HOSTILE_USERS = {
@@ -58,17 +60,8 @@ def served(tmp_path_factory, chromium_path):
     server.stop()
 
 
-def wait_for(predicate, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
-
-
-def rows(page) -> list[str]:
-    return page.locator(".uw-table-summary li").all_inner_texts()
+# Pages here load beside nine others: they are given longer than test_page's pages.
+wait_for = partial(page_wait_for, seconds=30.0)
 
 
 def open_recorded(browser, url: str):
