@@ -48,3 +48,84 @@ def test_tag_filter_counts_the_requests_carrying_the_tag(distinct_tags: int) -> 
         rep = uw.report(store, uw.Selection(range="14d", tags=(tag,)), now="2026-03-07T00:00Z")
         expected = sum(tag in t for t in tags)
         assert rep.kpis["requests"] == expected
+
+
+def test_tag_sets_stay_right_across_appends_in_other_tag_orders() -> None:
+    """Each append numbers its tags in its own order (the second reverses the first's), and the
+    store ends up with more tags than fit in one word (70): a tag filter still counts exactly
+    the requests carrying it."""
+    a = [f"a:v{i}" for i in range(40)]
+    vocabularies = [a, a[::-1] + [f"b:v{i}" for i in range(20)], [f"c:v{i}" for i in range(10)] + a[:5]]
+    store = uw.RequestStore()
+    everything = []
+    for b, names in enumerate(vocabularies):
+        n = 150
+        tags = [[names[i % len(names)], names[(i * 7) % len(names)], "a:v3"] for i in range(n)]
+        everything += tags
+        store.append(pd.DataFrame({
+            "request_id": [f"r{b}-{i}" for i in range(n)],
+            "timestamp": pd.date_range(f"2026-03-0{1 + 2 * b}", periods=n, freq="10min", tz="UTC"),
+            "user_id": [f"u{i % 9}" for i in range(n)], "api_key": "k", "model": "gpt-4o",
+            "input_tokens": 10, "output_tokens": 5, "tags": tags,
+        }))  # fmt: skip
+    for tag in ("a:v3", "a:v0", "a:v39", "b:v1", "b:v19", "c:v0", "c:v9"):
+        rep = uw.report(store, uw.Selection(range="14d", tags=(tag,)), now="2026-03-08T00:00Z")
+        assert rep.kpis["requests"] == sum(tag in t for t in everything) > 0, tag
+    both = uw.report(store, uw.Selection(range="14d", tags=("a:v24", "b:v5")), now="2026-03-08T00:00Z")
+    assert both.kpis["requests"] == sum("a:v24" in t and "b:v5" in t for t in everything) > 0
+
+
+def _parquet_log(path, n: int = 300) -> pd.DataFrame:
+    """A log with a repeat inside one part and one across parts, times out of order across
+    parts, and requests of a model without a price."""
+    log = uw.demo_log(5, users=30, days=6, now="2026-03-10T12:00Z").head(n).copy()
+    log = log.sample(frac=1.0, random_state=1).reset_index(drop=True)  # parts overlap in time
+    log = log.astype({c: object for c in ("request_id", "model")})
+    log.loc[10, "request_id"] = log.loc[11, "request_id"]  # a repeat inside the first part
+    log.loc[250, "request_id"] = log.loc[20, "request_id"]  # and one across parts
+    log.loc[[30, 200], "model"] = "house-model-1"
+    log.loc[[30, 200], "cost"] = None
+    log.to_parquet(path, row_group_size=100)
+    return log
+
+
+def test_a_large_parquet_file_loads_part_by_part_as_it_would_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    path = tmp_path / "log.parquet"
+    _parquet_log(path)
+    with pytest.warns(uw.LogWarning) as whole_warnings:
+        whole = uw.RequestStore.from_log(path)
+    schema = sys.modules["usage_widgets.schema"]
+    monkeypatch.setattr(schema, "PART_ROWS", 70)
+    sizes = [len(part) for part in schema.parquet_parts(path)]
+    assert len(sizes) > 3 and max(sizes) <= 70 and sum(sizes) == 300
+    with pytest.warns(uw.LogWarning) as part_warnings:
+        parts = uw.RequestStore.from_log(path)
+    assert [str(w.message) for w in part_warnings] == [str(w.message) for w in whole_warnings]
+    assert "2 repeated request_id values counted once" in str(whole_warnings[0].message)
+    assert "2 requests have no cost and no known price (models: 'house-model-1')" in str(
+        whole_warnings[1].message
+    )
+    assert len(parts) == len(whole) == 298
+    for view in ("user", "team"):
+        got = uw.report(parts, uw.Selection(view=view, range="7d"), now="2026-03-10T12:00Z")
+        want = uw.report(whole, uw.Selection(view=view, range="7d"), now="2026-03-10T12:00Z")
+        assert got.kpis == pytest.approx(want.kpis)  # the same sums, perhaps in another order
+        pd.testing.assert_frame_equal(got.breakdown, want.breakdown, check_exact=False, rtol=1e-12)
+
+
+def test_a_broken_row_in_a_later_part_is_named_as_in_the_whole_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    path = tmp_path / "log.parquet"
+    log = _parquet_log(tmp_path / "first.parquet")
+    log.loc[[233, 280], "input_tokens"] = -5
+    log.to_parquet(path, row_group_size=100)
+    with pytest.raises(uw.LogError) as whole:
+        uw.load_log(path)
+    monkeypatch.setattr(sys.modules["usage_widgets.schema"], "PART_ROWS", 70)
+    with pytest.raises(uw.LogError) as parts:
+        uw.RequestStore.from_log(path)
+    assert str(parts.value) == str(whole.value)
+    assert "row 233" in str(parts.value) and "1 more rows break it too" in str(parts.value)

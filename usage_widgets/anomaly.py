@@ -85,16 +85,23 @@ def flag_rows(
     baseline, latest = np.log1p(counts[:, :-1]), counts[:, -1]
     started = np.cumsum(counts[:, :-1] > 0, axis=1) > 0
     days = started.sum(axis=1)
-    judged = days >= min_history
-    usual = np.where(started, baseline, np.nan)
+    judged = np.flatnonzero(days >= min_history)
     median, spread = np.zeros(rows), np.ones(rows)
-    if judged.any():
-        median[judged] = np.nanmedian(usual[judged], axis=1)
-        mad = np.nanmedian(np.abs(usual[judged] - median[judged, None]), axis=1)
+    if len(judged):
+        usual = np.where(started[judged], baseline[judged], np.inf)  # days before the first: last
+        median[judged] = _medians(usual, days[judged])
+        mad = _medians(np.abs(usual - median[judged, None]), days[judged])
         spread[judged] = np.maximum(mad, min_spread)
     threshold = median + k * spread
-    flagged = judged & (latest >= min_requests) & (np.log1p(latest) > threshold)
+    flagged = (days >= min_history) & (latest >= min_requests) & (np.log1p(latest) > threshold)
     return Flags(flagged, latest, np.expm1(median), np.expm1(threshold))
+
+
+def _medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per row, the median of its first ``counts`` values once sorted (the rest are +inf)."""
+    ordered = np.sort(values, axis=1)
+    rows = np.arange(len(values))
+    return (ordered[rows, (counts - 1) // 2] + ordered[rows, counts // 2]) / 2
 
 
 def reason(latest: float, median: float, threshold: float) -> str:

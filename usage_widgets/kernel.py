@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
+from .timewindow import OUTSIDE, SPLIT
+
 # Columns of the per-entity accumulator rows (int64; COST holds float64 bits).
 REQUESTS, INPUT, OUTPUT, UNPRICED, LAST_TEAM, COST = range(6)
 WIDTH = 8
@@ -26,26 +28,42 @@ WIDTH = 8
 @njit(cache=True, nogil=True)
 def _user_chunk(
     lo, hi, acc, cnt, model_requests, model_cost,
-    quarter, user, team, key, model, tagset, inp, out, cost,
-    key_ok, team_ok, tag_ok, model_ok, q0, table, per_row, n_buckets,
+    ts, quarter, user, team, key, model, tagset, inp, out, cost,
+    key_ok, team_ok, tag_ok, model_ok, q0, table, edges, periods, period_edges, n_buckets, n_models,
 ):  # pragma: no cover - compiled
     spent = acc.view(np.float64)
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
-    by_model, by_row = model_ok.shape[0] > 0, per_row.shape[0] > 0
+    by_model = model_ok.shape[0] > 0
+    n_periods = period_edges.shape[0] - 1
     for i in range(lo, hi):
         if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
             by_tag and not tag_ok[tagset[i]]
         ):
             continue
+        q = quarter[i] - q0
+        b = table[q]
+        if b == SPLIT:  # an edge falls inside this quarter hour: the request's own time decides
+            b = np.searchsorted(edges, ts[i], side="right") - 1
+            if b >= n_buckets:
+                b = OUTSIDE
+        p = periods[q]
+        if p == SPLIT:
+            p = np.searchsorted(period_edges, ts[i], side="right") - 1
+            if p >= n_periods:
+                p = OUTSIDE
         m = model[i]
         c = cost[i]
-        model_requests[m] += 1  # cost by model: every filter but the models filter
-        if not np.isnan(c):
-            model_cost[m] += c
+        if b >= 0:
+            model_requests[m] += 1  # cost by model: every filter but the models filter
+            if not np.isnan(c):
+                model_cost[m] += c
         if by_model and not model_ok[m]:
             continue
         u = user[i]
-        b = per_row[i] if by_row else table[quarter[i] - q0]
+        if p >= 0:
+            cnt[u, n_buckets + n_models + p] += 1
+        if b < 0:
+            continue
         cnt[u, b] += 1
         cnt[u, n_buckets + m] += 1
         acc[u, REQUESTS] += 1
@@ -61,26 +79,42 @@ def _user_chunk(
 @njit(cache=True, nogil=True)
 def _team_chunk(
     lo, hi, acc, cnt, per_user, model_requests, model_cost,
-    quarter, user, team, key, model, tagset, inp, out, cost,
-    key_ok, team_ok, tag_ok, model_ok, q0, table, per_row, n_buckets,
+    ts, quarter, user, team, key, model, tagset, inp, out, cost,
+    key_ok, team_ok, tag_ok, model_ok, q0, table, edges, periods, period_edges, n_buckets, n_models,
 ):  # pragma: no cover - compiled
     spent = acc.view(np.float64)
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
-    by_model, by_row = model_ok.shape[0] > 0, per_row.shape[0] > 0
+    by_model = model_ok.shape[0] > 0
+    n_periods = period_edges.shape[0] - 1
     for i in range(lo, hi):
         if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
             by_tag and not tag_ok[tagset[i]]
         ):
             continue
+        q = quarter[i] - q0
+        b = table[q]
+        if b == SPLIT:  # an edge falls inside this quarter hour: the request's own time decides
+            b = np.searchsorted(edges, ts[i], side="right") - 1
+            if b >= n_buckets:
+                b = OUTSIDE
+        p = periods[q]
+        if p == SPLIT:
+            p = np.searchsorted(period_edges, ts[i], side="right") - 1
+            if p >= n_periods:
+                p = OUTSIDE
         m = model[i]
         c = cost[i]
-        model_requests[m] += 1  # cost by model: every filter but the models filter
-        if not np.isnan(c):
-            model_cost[m] += c
+        if b >= 0:
+            model_requests[m] += 1  # cost by model: every filter but the models filter
+            if not np.isnan(c):
+                model_cost[m] += c
         if by_model and not model_ok[m]:
             continue
         g = team[i]
-        b = per_row[i] if by_row else table[quarter[i] - q0]
+        if p >= 0:
+            cnt[g, n_buckets + n_models + p] += 1
+        if b < 0:
+            continue
         cnt[g, b] += 1
         cnt[g, n_buckets + m] += 1
         per_user[g, user[i]] += 1
@@ -94,30 +128,32 @@ def _team_chunk(
 
 
 @njit(cache=True, nogil=True)
-def _group_chunk(
-    lo, hi, acc, cnt, group,
-    quarter, user, team, key, model, tagset, inp, out, cost,
-    key_ok, team_ok, tag_ok, model_ok, q0, table, per_row,
+def _totals_chunk(
+    lo, hi, seen, sums, spent, user, team, key, model, tagset, inp, out, cost,
+    key_ok, team_ok, tag_ok, model_ok,
 ):  # pragma: no cover - compiled
-    spent = acc.view(np.float64)
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
-    by_model, by_row = model_ok.shape[0] > 0, per_row.shape[0] > 0
+    by_model = model_ok.shape[0] > 0
+    requests, tokens_in, tokens_out, unpriced, total = 0, 0, 0, 0, 0.0
     for i in range(lo, hi):
         if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
             by_tag and not tag_ok[tagset[i]]
         ) or (by_model and not model_ok[model[i]]):
             continue
-        g = group[i]
-        b = per_row[i] if by_row else table[quarter[i] - q0]
-        cnt[g, b] += 1
-        acc[g, REQUESTS] += 1
-        acc[g, INPUT] += inp[i]
-        acc[g, OUTPUT] += out[i]
+        seen[user[i]] = 1
+        requests += 1
+        tokens_in += inp[i]
+        tokens_out += out[i]
         c = cost[i]
         if np.isnan(c):
-            acc[g, UNPRICED] += 1
+            unpriced += 1
         else:
-            spent[g, COST] += c
+            total += c
+    sums[REQUESTS] += requests
+    sums[INPUT] += tokens_in
+    sums[OUTPUT] += tokens_out
+    sums[UNPRICED] += unpriced
+    spent[0] += total
 
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="usage-widgets-pass")
@@ -142,7 +178,7 @@ def _run(chunk, bounds, make):
 
 def _merge(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
     """Parts' accumulators added up; the latest team is that of the last part that saw one."""
-    acc, *rest = (np.array(a, copy=True) for a in parts[0])
+    acc, *rest = parts[0]  # the first part's arrays are its own: add the others into them
     for later in parts[1:]:
         part = later[0]
         seen = part[:, REQUESTS] > 0
@@ -159,54 +195,64 @@ def _model_totals(n_models):
     return np.zeros(n_models, dtype=np.int64), np.zeros(n_models, dtype=np.float64)
 
 
-def user_pass(columns, filters, buckets, n_buckets, n_users, n_models):
-    """Per user: accumulator rows (`WIDTH` columns) and request counts per bucket then per
-    model (``counts[u, b]`` and ``counts[u, n_buckets + m]``); then per model, requests and
-    cost under every filter but the models filter."""
+def user_pass(columns, filters, buckets, n_users, n_models):
+    """Per user: accumulator rows (`WIDTH` columns), and request counts per bucket, then per
+    model, then per period (``counts[u, b]``, ``counts[u, n_buckets + m]``,
+    ``counts[u, n_buckets + n_models + p]``); then per model, requests and cost under every
+    filter but the models filter. ``buckets`` as `Tables` gives them."""
+    n_buckets, n_periods = len(buckets[2]) - 1, len(buckets[4]) - 1
 
     def make():
         acc = np.zeros((n_users, WIDTH), dtype=np.int64)
         acc[:, LAST_TEAM] = -1
-        return acc, np.zeros((n_users, n_buckets + n_models), dtype=np.int32), *_model_totals(n_models)
+        counts = np.zeros((n_users, n_buckets + n_models + n_periods), dtype=np.int32)
+        return acc, counts, *_model_totals(n_models)
 
     def chunk(lo, hi, acc, counts, model_requests, model_cost):
-        _user_chunk(lo, hi, acc, counts, model_requests, model_cost, *columns, *filters, *buckets, n_buckets)
+        _user_chunk(
+            lo, hi, acc, counts, model_requests, model_cost, *columns, *filters, *buckets, n_buckets, n_models
+        )
 
     return _merge(_run(chunk, _chunks(len(columns[0])), make))
 
 
-def team_pass(columns, filters, buckets, n_buckets, n_teams, n_users, n_models):
-    """Per team: accumulator rows, request counts per bucket then per model, and per user;
-    then per model, requests and cost under every filter but the models filter."""
+def team_pass(columns, filters, buckets, n_teams, n_users, n_models):
+    """Per team: accumulator rows, request counts per bucket, model and period (as in
+    `user_pass`), and per user; then per model, requests and cost under every filter but the
+    models filter."""
+    n_buckets, n_periods = len(buckets[2]) - 1, len(buckets[4]) - 1
 
     def make():
         return (
             np.zeros((n_teams, WIDTH), dtype=np.int64),
-            np.zeros((n_teams, n_buckets + n_models), dtype=np.int32),
+            np.zeros((n_teams, n_buckets + n_models + n_periods), dtype=np.int32),
             np.zeros((n_teams, n_users), dtype=np.int32),
             *_model_totals(n_models),
         )
 
     def chunk(lo, hi, acc, counts, users, model_requests, model_cost):
         _team_chunk(
-            lo, hi, acc, counts, users, model_requests, model_cost, *columns, *filters, *buckets, n_buckets
-        )
+            lo, hi, acc, counts, users, model_requests, model_cost,
+            *columns, *filters, *buckets, n_buckets, n_models,
+        )  # fmt: skip
 
     return _merge(_run(chunk, _chunks(len(columns[0])), make))
 
 
-def group_pass(columns, filters, buckets, n_buckets, group, n_groups):
-    """Per code of ``group`` (the slice's user or team column): accumulator rows (without
-    ``LAST_TEAM``) and request counts per bucket. The lean pass behind the previous period's
-    KPIs and the anomaly rule's daily counts."""
+def totals_pass(columns, filters, n_users):
+    """Requests, input and output tokens, unpriced requests (int64 array indexed like the
+    accumulator rows), cost, and how many distinct users: the previous period's KPIs."""
 
     def make():
-        return np.zeros((n_groups, WIDTH), dtype=np.int64), np.zeros((n_groups, n_buckets), dtype=np.int32)
+        return np.zeros(n_users, np.uint8), np.zeros(WIDTH, np.int64), np.zeros(1, np.float64)
 
-    def chunk(lo, hi, acc, counts):
-        _group_chunk(lo, hi, acc, counts, group, *columns, *filters, *buckets)
+    def chunk(lo, hi, seen, sums, spent):
+        _totals_chunk(lo, hi, seen, sums, spent, *columns, *filters)
 
-    return _merge(_run(chunk, _chunks(len(columns[0])), make))
+    parts = _run(chunk, _chunks(len(columns[0])), make)
+    seen = np.logical_or.reduce([p[0] > 0 for p in parts])
+    sums = np.sum([p[1] for p in parts], axis=0)
+    return sums, float(sum(p[2][0] for p in parts)), int(np.count_nonzero(seen))
 
 
 @njit(cache=True, nogil=True)
@@ -230,6 +276,42 @@ def hash_strings(offsets, data):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def id_probe(slots1, slots2, h1, h2):  # pragma: no cover - compiled
+    """Per id (its two hashes): whether the open-addressing table (`id_insert`) holds it."""
+    mask = np.uint64(slots1.shape[0] - 1)
+    found = np.zeros(h1.shape[0], dtype=np.bool_)
+    for i in range(h1.shape[0]):
+        a, b = h1[i] | np.uint64(1), h2[i]  # h1 | 1 is never 0, which marks a free slot
+        s = b & mask
+        while slots1[s] != 0:
+            if slots1[s] == a and slots2[s] == b:
+                found[i] = True
+                break
+            s = (s + np.uint64(1)) & mask
+    return found
+
+
+@njit(cache=True, nogil=True)
+def id_insert(slots1, slots2, h1, h2):  # pragma: no cover - compiled
+    """Add ids (their two hashes) to an open-addressing table with linear probing (size a
+    power of two, kept under three quarters full by the caller); returns which were new."""
+    mask = np.uint64(slots1.shape[0] - 1)
+    new = np.zeros(h1.shape[0], dtype=np.bool_)
+    for i in range(h1.shape[0]):
+        a, b = h1[i] | np.uint64(1), h2[i]
+        s = b & mask
+        while True:
+            if slots1[s] == 0:
+                slots1[s], slots2[s] = a, b
+                new[i] = True
+                break
+            if slots1[s] == a and slots2[s] == b:
+                break
+            s = (s + np.uint64(1)) & mask
+    return new
+
+
+@njit(cache=True, nogil=True)
 def _mix(z):  # pragma: no cover - compiled
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -237,13 +319,49 @@ def _mix(z):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def bits_by_row(offsets, codes):  # pragma: no cover - compiled
-    """Per row of a list column: its values' codes (each below 64) as the bits of one word."""
+def rows_with_repeats(offsets, codes):  # pragma: no cover - compiled
+    """Per row of a list column (``codes[offsets[i]:offsets[i + 1]]``): does a value repeat?"""
     n = offsets.shape[0] - 1
-    out = np.zeros(n, dtype=np.uint64)
+    out = np.zeros(n, dtype=np.bool_)
     for i in range(n):
-        word = np.uint64(0)
-        for j in range(offsets[i], offsets[i + 1]):
-            word |= np.uint64(1) << np.uint64(codes[j])
-        out[i] = word
+        for j in range(offsets[i] + 1, offsets[i + 1]):
+            for k in range(offsets[i], j):
+                if codes[j] == codes[k]:
+                    out[i] = True
     return out
+
+
+@njit(cache=True, nogil=True)
+def set_hashes(offsets, codes):  # pragma: no cover - compiled
+    """Two independent 64-bit hashes of each row's set of codes (``codes[offsets[i]:offsets[i +
+    1]]``), the same whatever their order or repeats."""
+    n = offsets.shape[0] - 1
+    h1 = np.empty(n, dtype=np.uint64)
+    h2 = np.empty(n, dtype=np.uint64)
+    buffer = np.empty(16, dtype=codes.dtype)
+    for i in range(n):
+        k = offsets[i + 1] - offsets[i]
+        if k > buffer.shape[0]:
+            row = np.sort(codes[offsets[i] : offsets[i + 1]])
+        else:  # a few tags: insertion sort, without allocating
+            row = buffer[:k]
+            for j in range(k):
+                value = codes[offsets[i] + j]
+                m = j
+                while m and row[m - 1] > value:
+                    row[m] = row[m - 1]
+                    m -= 1
+                row[m] = value
+        a = np.uint64(0xCBF29CE484222325)
+        b = np.uint64(0x243F6A8885A308D3)
+        size = np.uint64(0)
+        for j in range(row.shape[0]):
+            if j and row[j] == row[j - 1]:
+                continue
+            value = np.uint64(row[j]) + np.uint64(1)
+            a = _mix(a ^ value)
+            b = (b + value) * np.uint64(0x9E3779B97F4A7C15)
+            size += np.uint64(1)
+        h1[i] = _mix(a ^ size)
+        h2[i] = _mix(b ^ (size << np.uint64(32)))
+    return h1, h2

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import kernel
 from .selection import Selection
 from .store import RequestStore
-from .timewindow import Window, previous_window, rolling_days, window_for
+from .timewindow import QUARTER_NS, Window, previous_window, quarter_table, rolling_days, window_for
 
 
 @dataclass(frozen=True)
@@ -104,17 +106,14 @@ def report(
     now_ts = _as_utc(now)
     window = window_for(selection, now_ts, tz)
     view = _user_view if selection.view == "user" else _team_view
-    kpis, activity, breakdown, cost_by_model = view(store, selection, window)
-    anomalies = _anomalies(store, selection, window)
-    before = len(breakdown)
-    breakdown = _anomalous_only(_search(breakdown, selection), selection, anomalies)
-    breakdown = _sort(breakdown, selection)
+    kpis, activity, table, cost_by_model, anomalies = view(store, selection, window)
+    before = len(table.codes)
     labels = window.labels
     return Report(
         selection=selection,
         kpis=kpis,
         activity=activity,
-        breakdown=breakdown.reset_index(drop=True),
+        breakdown=table.shown(_arrange(table.columns, selection, anomalies)),
         tz=tz,
         now=now_ts,
         granularity=window.granularity,
@@ -132,50 +131,69 @@ def _as_utc(now: Any) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+_PASS_COLUMNS = (
+    "ts", "quarter", "user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost",
+)  # fmt: skip
+
+
 @dataclass
 class _Pass:
-    """What one compiled pass over the window's requests needs: the slice, the filter tables
-    (key, team, tag set, model; empty when a filter is off) and each request's bucket (a
-    quarter-hour table, exact in every zone)."""
+    """What one compiled pass needs: the slice of requests from the earlier of the window's
+    and the anomaly periods' starts to the window's end, the filter tables (key, team, tag set,
+    model; empty when a filter is off), and per quarter hour of the slice its bucket and its
+    period (`quarter_table`: exact in every zone), with the edges for quarters an edge splits."""
 
     columns: tuple[np.ndarray, ...]
     filters: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    buckets: tuple[int, np.ndarray, np.ndarray]
+    tables: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     n_buckets: int
+    n_periods: int
 
     @classmethod
     def over(cls, store: RequestStore, selection: Selection, window: Window) -> _Pass:
-        ts = store.column("ts")
-        lo = int(np.searchsorted(ts, window.start_ns, side="left"))
-        hi = int(np.searchsorted(ts, window.end_ns, side="right"))
+        from . import anomaly
+
+        periods = rolling_days(window.end_ns, anomaly.PERIODS, window.tz)
+        start = min(window.start_ns, periods.start_ns)
+        lo, hi = _slice(store, start, window.end_ns)
+        q0, q1 = start // QUARTER_NS, window.end_ns // QUARTER_NS
+        tables = (
+            q0, quarter_table(window.edges, q0, q1), window.edges,
+            quarter_table(periods.edges, q0, q1), periods.edges,
+        )  # fmt: skip
         columns = tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
-        buckets = window.bucket_table(ts[lo:hi])
-        off = np.zeros(0, dtype=np.bool_)
-        filters = (
-            store.keys.lookup(selection.api_keys) if selection.api_keys else off,
-            store.teams.lookup(selection.teams) if selection.teams else off,
-            _tagset_table(store, selection.tags) if selection.tags else off,
-            store.models.lookup(selection.models) if selection.models else off,
-        )
-        return cls(columns, filters, buckets, window.n_buckets)
-
-    def column(self, name: str) -> np.ndarray:
-        return self.columns[_PASS_COLUMNS.index(name)]
+        return cls(columns, _filters(store, selection), tables, window.n_buckets, periods.n_buckets)
 
 
-_PASS_COLUMNS = ("quarter", "user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost")
+def _slice(store: RequestStore, start_ns: int, end_ns: int) -> tuple[int, int]:
+    ts = store.column("ts")
+    return int(np.searchsorted(ts, start_ns, side="left")), int(np.searchsorted(ts, end_ns, side="right"))
+
+
+def _filters(store: RequestStore, selection: Selection) -> tuple[np.ndarray, ...]:
+    off = np.zeros(0, dtype=np.bool_)
+    return (
+        store.keys.lookup(selection.api_keys) if selection.api_keys else off,
+        store.teams.lookup(selection.teams) if selection.teams else off,
+        _tagset_table(store, selection.tags) if selection.tags else off,
+        store.models.lookup(selection.models) if selection.models else off,
+    )
 
 
 def _kpis(acc: np.ndarray, active_users: int) -> dict[str, Any]:
-    requests = int(acc[:, kernel.REQUESTS].sum())
-    spent = acc.view(np.float64)[:, kernel.COST]
+    totals = acc.sum(axis=0)
+    return _kpis_of(totals, float(acc.view(np.float64)[:, kernel.COST].sum()), active_users)
+
+
+def _kpis_of(totals: np.ndarray, cost: float, active_users: int) -> dict[str, Any]:
+    requests = int(totals[kernel.REQUESTS])
     return {
         "active_users": active_users,
         "avg_requests_per_user": requests / active_users if active_users else None,
         "requests": requests,
-        "total_tokens": int(acc[:, kernel.INPUT].sum() + acc[:, kernel.OUTPUT].sum()),
-        "cost": float(spent.sum()),
-        "unpriced_requests": int(acc[:, kernel.UNPRICED].sum()),
+        "total_tokens": int(totals[kernel.INPUT] + totals[kernel.OUTPUT]),
+        "cost": cost,
+        "unpriced_requests": int(totals[kernel.UNPRICED]),
     }
 
 
@@ -203,133 +221,134 @@ def _tagset_table(store: RequestStore, tags: tuple[str, ...]) -> np.ndarray:
     return table
 
 
-def _ranked_models(counts: np.ndarray, names: list[str]) -> list[list[str]]:
-    """Per row of a (rows, models) count matrix: models used, most first, ties alphabetical."""
-    if not counts.size:
-        return [[] for _ in range(counts.shape[0])]
-    alpha = np.argsort(np.argsort(np.array(names, dtype=object)))
-    n = len(names)
-    score = counts.astype(np.int64) * n + (n - 1 - alpha)[None, :]
+def _ranked_models(counts: np.ndarray, names: pa.Array, alphabetical: np.ndarray) -> pa.Array:
+    """Per row of a (rows, models) count matrix: models used, most first, ties alphabetical
+    (``alphabetical``: each model's place in name order), as one Arrow list array."""
+    rows, n = counts.shape
+    if not n:
+        return pa.ListArray.from_arrays(pa.array(np.zeros(rows + 1, np.int32)), pa.array([], pa.string()))
+    score = counts.astype(np.int64) * n + (n - 1 - alphabetical)[None, :]
     order = np.argsort(-score, axis=1, kind="stable")
     used = np.take_along_axis(counts, order, axis=1) > 0
-    name_arr = np.array(names, dtype=object)
-    width = int(used.sum(axis=1).max())
-    if n >= 255 or width > 8:
-        return [name_arr[o[u]].tolist() for o, u in zip(order, used, strict=True)]
-    # Few distinct rankings among many rows: key each by its models (a byte each), name it once.
-    ranked = np.where(used[:, :width], order[:, :width] + 1, 0).astype(np.uint64)
-    keys = (ranked << (np.arange(width, dtype=np.uint64) * np.uint64(8))).sum(axis=1, dtype=np.uint64)
-    which = pd.factorize(keys)[0]
-    first = np.unique(which, return_index=True)[1]
-    lists = [tuple(name_arr[o[u]]) for o, u in zip(order[first], used[first], strict=True)]
-    return [list(lists[i]) for i in which]
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(used.sum(axis=1), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(order[used])))
 
 
-_View = tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]
+def _lists(counts: np.ndarray) -> pa.Array:
+    """Each row of a 2-d count matrix as one list of an Arrow list array (int64)."""
+    rows, width = counts.shape
+    offsets = np.arange(0, rows * width + 1, max(width, 1), dtype=np.int32)[: rows + 1]
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(counts.astype(np.int64).ravel()))
+
+
+@dataclass
+class _Table:
+    """A view's rows in label order: ``codes`` (which user or team) and the plain columns;
+    `shown` picks and orders rows, and adds the trend and models columns for them only."""
+
+    codes: np.ndarray
+    columns: dict[str, np.ndarray]
+    order: tuple[str, ...]
+    trend: np.ndarray  # per code: requests per bucket
+    models: np.ndarray  # per code: requests per model
+    labels: _Labels
+
+    def shown(self, positions: np.ndarray) -> pd.DataFrame:
+        codes = self.codes[positions]
+        labels = self.labels
+        lists = {
+            "trend": _arrow_series(_lists(self.trend[codes])),
+            "models": _arrow_series(_ranked_models(self.models[codes], labels.models, labels.model_alpha)),
+        }
+        return pd.DataFrame({c: lists[c] if c in lists else self.columns[c][positions] for c in self.order})
+
+
+def _arrow_series(values: pa.Array) -> pd.Series:
+    return pd.Series(values, dtype=pd.ArrowDtype(values.type))
+
+
+_View = tuple[dict[str, Any], pd.DataFrame, _Table, pd.DataFrame, pd.DataFrame]
 
 
 def _user_view(store: RequestStore, selection: Selection, window: Window) -> _View:
-    """KPIs, activity, breakdown and cost by model of the user view, from one pass."""
+    """KPIs, activity, rows, cost by model and anomalies of the user view, from one pass."""
     part = _Pass.over(store, selection, window)
+    nb, nm = part.n_buckets, len(store.models)
     acc, counts, model_requests, model_cost = kernel.user_pass(
-        part.columns, part.filters, part.buckets, part.n_buckets, len(store.users.ids), len(store.models)
+        part.columns, part.filters, part.tables, len(store.users.ids), nm
     )
-    per_bucket = counts[:, : part.n_buckets]
-    per_model = counts[:, part.n_buckets :]
-    active = _by_label(np.flatnonzero(acc[:, kernel.REQUESTS]), _ranks(store).users)
+    labels = _labels(store)
+    active = _by_label(np.flatnonzero(acc[:, kernel.REQUESTS]), labels.user_rank)
     activity = pd.DataFrame(
-        {"active_users": np.count_nonzero(per_bucket, axis=0).astype(np.int64)},
-        index=window.labels,
+        {"active_users": np.count_nonzero(counts[:, :nb], axis=0).astype(np.int64)}, index=window.labels
     )
-    users = store.users
-    ids, names, emails = users.ids.values, users.names, users.emails
-    teams = store.teams.values
-    breakdown = pd.DataFrame(
-        {
-            "user_id": [ids[u] for u in active],
-            "name": [names[u] for u in active],
-            "email": [emails[u] for u in active],
-            "team": [teams[t] for t in acc[active, kernel.LAST_TEAM]],
-            "trend": per_bucket[active].tolist(),
-            "models": _ranked_models(per_model[active], store.models.values),
-            **_totals(acc, active),
-        }
-    )
-    by_model = _cost_by_model(store, model_requests, model_cost)
-    return _kpis(acc, len(active)), activity, _ordered(breakdown, USER_COLUMNS), by_model
+    columns = {
+        "user_id": labels.user_ids[active],
+        "name": labels.names[active],
+        "email": labels.emails[active],
+        "team": labels.teams[acc[active, kernel.LAST_TEAM]],
+        **_totals(acc, active),
+    }
+    table = _Table(active, columns, USER_COLUMNS, counts[:, :nb], counts[:, nb : nb + nm], labels)
+    anomalies = _flagged(counts[:, nb + nm :], labels.user_ids, "user_id")
+    by_model = _cost_by_model(labels, model_requests, model_cost)
+    return _kpis(acc, len(active)), activity, table, by_model, anomalies
 
 
 def _team_view(store: RequestStore, selection: Selection, window: Window) -> _View:
-    """KPIs, activity, breakdown and cost by model of the team view, from one pass."""
+    """KPIs, activity, rows, cost by model and anomalies of the team view, from one pass."""
     part = _Pass.over(store, selection, window)
+    nb, nm = part.n_buckets, len(store.models)
     acc, counts, per_user, model_requests, model_cost = kernel.team_pass(
-        part.columns, part.filters, part.buckets, part.n_buckets,
-        len(store.teams), len(store.users.ids), len(store.models),
+        part.columns, part.filters, part.tables, len(store.teams), len(store.users.ids), nm
     )
-    per_bucket = counts[:, : part.n_buckets]
-    per_model = counts[:, part.n_buckets :]
+    labels = _labels(store)
     requests = acc[:, kernel.REQUESTS]
-    active = _by_label(np.flatnonzero(requests), _ranks(store).teams)
-    names = [store.teams.values[t] for t in active]
-    by_size = np.lexsort((np.array(names, dtype=object), -requests[active]))
-    activity = pd.DataFrame(
-        {names[i]: per_bucket[active[i]] for i in by_size}, index=window.labels, dtype=np.int64
-    )
+    active = _by_label(np.flatnonzero(requests), labels.team_rank)
+    names = labels.teams[active]
+    by_size = np.lexsort((names, -requests[active]))
+    columns = {names[i]: counts[active[i], :nb] for i in by_size}
+    activity = pd.DataFrame(columns, index=window.labels, dtype=np.int64)
     activity.columns.name = "team"
-    breakdown = pd.DataFrame(
-        {
-            "team": names,
-            "users": np.count_nonzero(per_user[active], axis=1).astype(np.int64),
-            "trend": per_bucket[active].tolist(),
-            "models": _ranked_models(per_model[active], store.models.values),
-            **_totals(acc, active),
-        }
-    )
+    columns = {
+        "team": names,
+        "users": np.count_nonzero(per_user[active], axis=1).astype(np.int64),
+        **_totals(acc, active),
+    }
+    table = _Table(active, columns, TEAM_COLUMNS, counts[:, :nb], counts[:, nb : nb + nm], labels)
+    anomalies = _flagged(counts[:, nb + nm :], labels.teams, "team")
     active_users = int(np.count_nonzero(per_user.any(axis=0)))
-    by_model = _cost_by_model(store, model_requests, model_cost)
-    return _kpis(acc, active_users), activity, _ordered(breakdown, TEAM_COLUMNS), by_model
+    by_model = _cost_by_model(labels, model_requests, model_cost)
+    return _kpis(acc, active_users), activity, table, by_model, anomalies
 
 
-def _cost_by_model(store: RequestStore, requests: np.ndarray, cost: np.ndarray) -> pd.DataFrame:
+def _cost_by_model(labels: _Labels, requests: np.ndarray, cost: np.ndarray) -> pd.DataFrame:
     """Requests and cost per model called, largest cost first (ties by name). The pass counts
     them under every filter but the models filter, so the models not chosen stay choosable."""
     used = np.flatnonzero(requests)
-    frame = pd.DataFrame({
-        "model": pd.Series([store.models.values[m] for m in used], dtype=object),
-        "requests": requests[used].astype(np.int64),
-        "cost": cost[used].astype(np.float64),
+    order = used[np.lexsort((labels.model_alpha[used], -cost[used]))]
+    return pd.DataFrame({
+        "model": labels.model_names[order],
+        "requests": requests[order].astype(np.int64),
+        "cost": cost[order].astype(np.float64),
     })  # fmt: skip
-    frame = frame.sort_values("model", kind="stable").sort_values("cost", ascending=False, kind="stable")
-    return frame.reset_index(drop=True)
 
 
 def _previous(store: RequestStore, selection: Selection, window: Window) -> dict[str, Any]:
-    """KPIs of the period of the same length right before the window (a KPIs-only pass)."""
+    """KPIs of the period of the same length right before the window (a totals-only pass)."""
     before = previous_window(selection, window)
-    part = _Pass.over(store, selection, before)
-    acc, _ = kernel.group_pass(
-        part.columns, part.filters, part.buckets, part.n_buckets, part.column("user"), len(store.users.ids)
-    )
+    lo, hi = _slice(store, before.start_ns, before.end_ns)
+    columns = tuple(store.column(name)[lo:hi] for name in _TOTALS_COLUMNS)
+    totals, cost, users = kernel.totals_pass(columns, _filters(store, selection), len(store.users.ids))
     return {
-        "previous_kpis": _kpis(acc, int(np.count_nonzero(acc[:, kernel.REQUESTS]))),
+        "previous_kpis": _kpis_of(totals, cost, users),
         "previous_start": pd.Timestamp(before.start_ns, tz="UTC").tz_convert(window.tz),
         "previous_end": pd.Timestamp(before.end_ns, tz="UTC").tz_convert(window.tz),
     }
 
 
-def _anomalies(store: RequestStore, selection: Selection, window: Window) -> pd.DataFrame:
-    """Rows whose latest 24 hours jump far above their days before (`usage_widgets.anomaly`):
-    a pass counting each row's requests per rolling day."""
-    from . import anomaly
-
-    days = rolling_days(window.end_ns, anomaly.PERIODS, window.tz)
-    part = _Pass.over(store, selection, days)
-    if selection.view == "user":
-        group, size, names, key = part.column("user"), len(store.users.ids), store.users.ids.values, "user_id"
-    else:
-        group, size, names, key = part.column("team"), len(store.teams), store.teams.values, "team"
-    _, history = kernel.group_pass(part.columns, part.filters, part.buckets, part.n_buckets, group, size)
-    return _flagged(history, names, key)
+_TOTALS_COLUMNS = ("user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost")
 
 
 def _flagged(history: np.ndarray, names: Any, key: str) -> pd.DataFrame:
@@ -337,7 +356,9 @@ def _flagged(history: np.ndarray, names: Any, key: str) -> pd.DataFrame:
     flags: ``latest``, ``median``, ``threshold`` and the ``reason`` in words, by name."""
     from . import anomaly
 
-    flags = anomaly.flag_rows(history)
+    # The rule flags no row with fewer requests in the latest period: judge only the others.
+    seen = np.flatnonzero(history[:, -1] >= anomaly.MIN_REQUESTS) if history.shape[1] else np.zeros(0, int)
+    flags = anomaly.flag_rows(history[seen])
     hit = np.flatnonzero(flags.flagged)
     return pd.DataFrame(
         {
@@ -346,16 +367,8 @@ def _flagged(history: np.ndarray, names: Any, key: str) -> pd.DataFrame:
             "threshold": flags.threshold[hit],
             "reason": [anomaly.reason(flags.latest[i], flags.median[i], flags.threshold[i]) for i in hit],
         },
-        index=pd.Index([names[i] for i in hit], dtype=object, name=key),
+        index=pd.Index([names[i] for i in seen[hit]], dtype=object, name=key),
     )
-
-
-def _anomalous_only(breakdown: pd.DataFrame, selection: Selection, anomalies: pd.DataFrame) -> pd.DataFrame:
-    """The rows flagged, when the selection asks for "Anomalies only"; else every row."""
-    if not selection.anomalies_only:
-        return breakdown
-    key = "user_id" if selection.view == "user" else "team"
-    return breakdown.loc[breakdown[key].isin(anomalies.index).to_numpy(dtype=bool)]
 
 
 USER_COLUMNS = (
@@ -367,27 +380,46 @@ TEAM_COLUMNS = (
     "requests", "input_tokens", "output_tokens", "cost", "unpriced",
 )  # fmt: skip
 _DTYPES = {
-    "user_id": object, "name": object, "email": object, "team": object, "trend": object,
-    "models": object, "users": np.int64, "requests": np.int64, "input_tokens": np.int64,
+    "user_id": object, "name": object, "email": object, "team": object,
+    "trend": pd.ArrowDtype(pa.list_(pa.int64())), "models": pd.ArrowDtype(pa.list_(pa.string())),
+    "users": np.int64, "requests": np.int64, "input_tokens": np.int64,
     "output_tokens": np.int64, "cost": np.float64, "unpriced": np.int64,
 }  # fmt: skip
 
 
 def _ordered(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    return frame.reindex(columns=list(columns)).astype({c: _DTYPES[c] for c in columns})
+    """The columns in order and of the in-memory engine's types (for rows computed elsewhere,
+    `usage_widgets.sql`): trend and models as Arrow lists."""
+    frame = frame.reindex(columns=list(columns))
+    for name in ("trend", "models"):
+        if name in frame and not isinstance(frame[name].dtype, pd.ArrowDtype):
+            values = pa.array([list(v) for v in frame[name]], type=_DTYPES[name].pyarrow_dtype)
+            frame[name] = pd.Series(values, dtype=_DTYPES[name], index=frame.index)
+    return frame.astype({c: _DTYPES[c] for c in columns})
 
 
-def _search(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:
-    text = selection.search.strip()
-    if not text or breakdown.empty:
-        return breakdown
-    if selection.view == "user":
-        hit = breakdown["name"].str.contains(text, case=False, regex=False) | breakdown[
-            "email"
-        ].str.contains(text, case=False, regex=False)
-    else:
-        hit = breakdown["team"].str.contains(text, case=False, regex=False)
-    return breakdown.loc[hit.to_numpy(dtype=bool)]
+def _arrange(columns: Mapping[str, np.ndarray], selection: Selection, anomalies: pd.DataFrame) -> np.ndarray:
+    """Which rows the table shows, in order: those the search text and "Anomalies only" keep,
+    sorted as the selection asks. ``columns`` hold the rows in label order (name or team,
+    case-insensitive; see `_in_label_order`), which is how ties stay."""
+    keep = _searched(columns, selection)
+    if selection.anomalies_only:
+        key = columns["user_id" if selection.view == "user" else "team"]
+        keep &= pd.Index(anomalies.index).get_indexer(key) >= 0
+    positions = np.flatnonzero(keep)
+    return positions[_sort_order({c: v[positions] for c, v in columns.items()}, selection)]
+
+
+def _searched(columns: Mapping[str, np.ndarray], selection: Selection) -> np.ndarray:
+    """The rows whose name or email (team, in the team view) holds the search text, in any case."""
+    rows = len(next(iter(columns.values()), ()))
+    text = selection.search.strip().upper()
+    if not text:
+        return np.ones(rows, dtype=bool)
+    hit = np.zeros(rows, dtype=bool)
+    for name in ("name", "email") if selection.view == "user" else ("team",):
+        hit |= np.fromiter((isinstance(v, str) and text in v.upper() for v in columns[name]), bool, rows)
+    return hit
 
 
 def _in_label_order(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:
@@ -397,40 +429,67 @@ def _in_label_order(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFra
     return breakdown.sort_values(label, key=lambda s: s.str.casefold(), kind="stable")
 
 
-def _sort(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:
-    """Rows arrive in label order (name or team, case-insensitive; see `_in_label_order`),
-    which is how ties stay."""
+def _sort_order(columns: Mapping[str, np.ndarray], selection: Selection) -> np.ndarray:
+    """Positions of rows in label order, sorted by the selection's column (stable: ties stay
+    in label order, also when descending; a descending label sort is label order reversed)."""
     label = "name" if selection.view == "user" else "team"
-    column = selection.sort
-    if column == "name":
-        column = label
-    if column not in breakdown.columns:
+    column = label if selection.sort == "name" else selection.sort
+    if column not in columns:
         column = "cost"
+    values = columns[column]
+    n = len(values)
     if column == label:
-        return breakdown.iloc[::-1] if selection.descending else breakdown
-    values = breakdown[column].to_numpy()
-    if values.dtype == object:
-        return breakdown.sort_values(column, ascending=not selection.descending, kind="stable")
-    order = np.argsort(-values if selection.descending else values, kind="stable")
-    return breakdown.iloc[order]
+        return np.arange(n)[::-1] if selection.descending else np.arange(n)
+    if values.dtype != object:
+        return np.argsort(-values if selection.descending else values, kind="stable")
+    if not selection.descending:
+        return np.argsort(values, kind="stable")
+    return n - 1 - np.argsort(values[::-1], kind="stable")[::-1]
 
 
 @dataclass
-class _Ranks:
+class _Labels:
+    """Per store version: names by code, as arrays to gather from, and each user's and team's
+    place in case-insensitive name order."""
+
     version: int
-    users: np.ndarray
+    user_ids: np.ndarray
+    names: np.ndarray
+    emails: np.ndarray
+    user_rank: np.ndarray
     teams: np.ndarray
+    team_rank: np.ndarray
+    models: pa.Array
+    model_names: np.ndarray
+    model_alpha: np.ndarray
 
 
-_RANKS: weakref.WeakKeyDictionary[RequestStore, _Ranks] = weakref.WeakKeyDictionary()
+_LABELS: weakref.WeakKeyDictionary[RequestStore, _Labels] = weakref.WeakKeyDictionary()
 
 
-def _ranks(store: RequestStore) -> _Ranks:
-    """Each user's and team's place in case-insensitive name order, kept until the store changes."""
-    ranks = _RANKS.get(store)
-    if ranks is None or ranks.version != store.version:
-        ranks = _RANKS[store] = _Ranks(store.version, _rank(store.users.names), _rank(store.teams.values))
-    return ranks
+def _labels(store: RequestStore) -> _Labels:
+    labels = _LABELS.get(store)
+    if labels is None or labels.version != store.version:
+        users, models = store.users, store.models.values
+        labels = _LABELS[store] = _Labels(
+            version=store.version,
+            user_ids=_objects(users.ids.values),
+            names=_objects(users.names),
+            emails=_objects(users.emails),
+            user_rank=_rank(users.names),
+            teams=_objects(store.teams.values),
+            team_rank=_rank(store.teams.values),
+            models=pa.array(models, type=pa.string()),
+            model_names=_objects(models),
+            model_alpha=np.argsort(np.argsort(_objects(models), kind="stable"), kind="stable"),
+        )
+    return labels
+
+
+def _objects(values: list[str]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _rank(names: list[str]) -> np.ndarray:

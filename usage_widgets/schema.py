@@ -8,6 +8,7 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from . import kernel
 from .errors import LogError, LogWarning
+from .ids import IdSet, id_hashes
 from .prices import price_requests
 
 REQUIRED = ("request_id", "timestamp", "user_id", "api_key", "model", "input_tokens", "output_tokens")
@@ -92,7 +96,8 @@ def _read(source: Source) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if path.is_dir() or suffix in (".parquet", ".pq"):
         try:
-            frame = pd.read_parquet(path, dtype_backend="pyarrow")
+            # Columns of few distinct values arrive dictionary-encoded: checked once per value.
+            frame = pd.read_parquet(path, dtype_backend="pyarrow", read_dictionary=list(_FEW_VALUES))
         except (ValueError, OSError, pa.ArrowException) as exc:
             raise LogError("(log)", f"file {path.name!r} cannot be read: {_first_line(exc)}") from None
         _check_parquet_text(frame, path.name)
@@ -122,6 +127,7 @@ def _check_parquet_text(frame: pd.DataFrame, name: str) -> None:
                 ) from None
 
 
+_FEW_VALUES = ("user_id", "user_name", "user_email", "team", "api_key", "model")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json")
 
 
@@ -179,6 +185,58 @@ def _read_json_lines(data: bytes, name: str) -> pd.DataFrame:
     if not records:
         raise LogError("(log)", f"file {name!r} holds no requests")
     return pd.DataFrame.from_records(records)
+
+
+def warn_about_log(
+    *,
+    duplicates: int = 0,
+    first_duplicate: str | None = None,
+    unpriced: int = 0,
+    unpriced_models: list[str] | None = None,
+    stacklevel: int = 2,
+) -> None:
+    """The `LogWarning`s of a load: repeated request ids counted once; requests of unknown price."""
+    if duplicates:
+        first = f" (first: {first_duplicate!r})" if first_duplicate is not None else ""
+        warnings.warn(f"{duplicates} repeated request_id values counted once{first}", LogWarning,
+                      stacklevel=stacklevel + 1)  # fmt: skip
+    if unpriced:
+        models = ", ".join(map(repr, (unpriced_models or [])[:5]))
+        warnings.warn(
+            f"{unpriced} requests have no cost and no known price (models: {models}); they are "
+            "counted and flagged, their cost is not included in totals",
+            LogWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
+PART_ROWS = 1 << 20
+
+
+def parquet_parts(source: Any) -> Iterator[pd.DataFrame] | None:
+    """A single Parquet file of more than `PART_ROWS` requests, read `PART_ROWS` at a time, as
+    `load_log` would read it whole (None for any other source): what lets a store load a large
+    log holding only one part of it at a time besides its own columns."""
+    if not isinstance(source, str | os.PathLike) or Path(source).suffix.lower() not in (".parquet", ".pq"):
+        return None
+    path = Path(source)
+    try:
+        file = pq.ParquetFile(path, read_dictionary=list(_FEW_VALUES))
+    except (ValueError, OSError, pa.ArrowException):
+        return None  # load_log says why
+    if file.metadata.num_rows <= PART_ROWS:
+        return None
+
+    def parts() -> Iterator[pd.DataFrame]:
+        try:
+            for batch in file.iter_batches(batch_size=PART_ROWS):
+                frame = pa.Table.from_batches([batch]).to_pandas(types_mapper=pd.ArrowDtype)
+                _check_parquet_text(frame, path.name)
+                yield frame
+        except (ValueError, OSError, pa.ArrowException) as exc:
+            raise LogError("(log)", f"file {path.name!r} cannot be read: {_first_line(exc)}") from None
+
+    return parts()
 
 
 class _Validator:
@@ -240,18 +298,10 @@ class _Validator:
         return result
 
     def _finish(self, result: pd.DataFrame) -> pd.DataFrame:
-        ids = pa.chunked_array(pa.array(result["request_id"])).combine_chunks()
-        encoded = ids.dictionary_encode()
-        dup = np.zeros(len(ids), dtype=bool)
-        if len(encoded.dictionary) < len(ids):
-            dup = pd.Series(encoded.indices.to_numpy(zero_copy_only=False)).duplicated().to_numpy()
+        dup = ~IdSet().add(*id_hashes(pa.array(result["request_id"])))  # the first of each stays
+        first_repeat = str(result["request_id"][dup].iloc[0]) if dup.any() else None
+        warn_about_log(duplicates=int(dup.sum()), first_duplicate=first_repeat, stacklevel=4)
         if dup.any():
-            warnings.warn(
-                f"{int(dup.sum())} repeated request_id values counted once "
-                f"(first: {result['request_id'][dup].iloc[0]!r})",
-                LogWarning,
-                stacklevel=4,
-            )
             result = result.loc[~dup]
         stamps = result["timestamp"].array.asi8
         if len(stamps) > 1 and (stamps[1:] < stamps[:-1]).any():
@@ -274,19 +324,14 @@ class _Validator:
             )
         result["priced"] = result["cost"].notna()
         unknown = ~result["priced"].to_numpy() & ~flagged
-        if unknown.any():
-            models = sorted(set(result["model"].to_numpy(dtype=object)[unknown]))
-            warnings.warn(
-                f"{int(unknown.sum())} requests have no cost and no known price "
-                f"(models: {', '.join(map(repr, models[:5]))}); they are counted and flagged, "
-                "their cost is not included in totals",
-                LogWarning,
-                stacklevel=4,
-            )
+        models = sorted(set(result["model"].to_numpy(dtype=object)[unknown])) if unknown.any() else []
+        warn_about_log(unpriced=int(unknown.sum()), unpriced_models=models, stacklevel=4)
         if dup.any() or self.bad.any():
             for column in ("user_id", "user_name", "user_email", "team", "api_key", "model"):
                 result[column] = result[column].cat.remove_unused_categories()
         result.attrs["duplicates_dropped"] = int(dup.sum())
+        result.attrs["first_duplicate"] = first_repeat
+        result.attrs["unpriced"], result.attrs["unpriced_models"] = int(unknown.sum()), models
         return result
 
     # -- rules ---------------------------------------------------------------------------
@@ -311,6 +356,8 @@ class _Validator:
         """The column as text (categorical unless asked otherwise); rules are checked once per
         distinct value, vectorised when the values are all valid text."""
         raw = self.frame[column]
+        if not categorical and _is_arrow_text(raw):
+            return self._distinct_text(column, raw)
         codes, uniques = _factorize_text(raw)
         if isinstance(uniques, pa.Array):
             if required:
@@ -337,6 +384,22 @@ class _Validator:
                 else pa.nulls(len(codes), pa.string())
             return pd.Series(taken, dtype=ID_DTYPE, index=raw.index)
         return _categorical(codes, uniques, raw.index)
+
+    def _distinct_text(self, column: str, raw: pd.Series) -> pd.Series:
+        """A required text column of mostly distinct values (request ids) held as Arrow text:
+        its rules checked on the values themselves, not once per distinct value, and the
+        values kept as they are (no copy) unless one needs repairing."""
+        arr = pa.array(raw)
+        self._fail(column, "is missing", arr.is_null().to_numpy(zero_copy_only=False), raw)
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0).fill_null(False)
+        self._fail(column, "must not be empty", blank.to_numpy(zero_copy_only=False), raw)
+        unsafe = pc.match_substring_regex(arr, _UNSAFE_RE2).fill_null(False)
+        if pc.any(unsafe).as_py():
+            if isinstance(arr, pa.ChunkedArray):
+                arr, unsafe = arr.combine_chunks(), unsafe.combine_chunks()
+            repaired = [_repair(v) for v in arr.filter(unsafe).to_pylist()]
+            arr = pc.replace_with_mask(arr, unsafe, pa.array(repaired, arr.type))
+        return pd.Series(arr, dtype=ID_DTYPE, index=raw.index)
 
     def _optional_text(self, column: str, fallback: str | pd.Series) -> pd.Series:
         """An optional text column; missing or blank values take the fallback."""
@@ -425,39 +488,39 @@ class _Validator:
         self._fail("tags", _TAG_RULE, malformed, first_bad)
 
     def _arrow_tags(self, raw: pd.Series) -> pd.Series:
-        """Tags already held as Arrow lists (Parquet): checked per distinct tag, vectorised."""
-        arr = pa.chunked_array(pa.array(raw).chunks if isinstance(pa.array(raw), pa.ChunkedArray)
-                               else [pa.array(raw)]).combine_chunks()
-        arr = arr.cast(pa.list_(pa.string()))
+        """Tags already held as Arrow lists (Parquet): checked once per distinct tag, and kept
+        as they are (no copy) unless a row needs mending."""
+        arr = pa.array(raw)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+        if arr.type != pa.list_(pa.string()):
+            arr = arr.cast(pa.list_(pa.string()))
         lengths = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
         self._fail("tags", f"at most {MAX_TAGS} tags per request", lengths > MAX_TAGS, raw)
-        flat = pc.list_flatten(arr)
-        parent = pc.list_parent_indices(arr).to_numpy(zero_copy_only=False)
-        distinct = pc.unique(flat).to_pylist()
-        bad_tags = [t for t in distinct if t is None or TAG_RE.match(t) is None]
-        if bad_tags:
-            hit = pc.is_in(flat, value_set=pa.array(bad_tags, pa.string())).fill_null(True)
-            hit = hit.to_numpy(zero_copy_only=False)
+        encoded = pc.list_flatten(arr).dictionary_encode()  # the tags of the rows that have a list
+        distinct = encoded.dictionary.to_pylist()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        bad_codes = [i for i, t in enumerate(distinct) if TAG_RE.match(t) is None]
+        hit = (codes < 0) | np.isin(codes, bad_codes)
+        if hit.any():
+            parent = np.repeat(np.arange(len(lengths)), lengths)
             rows = parent[hit]
             malformed = np.zeros(len(raw), dtype=bool)
             malformed[rows] = True
             first_bad: list[Any] = [None] * len(raw)
-            bad_in_rows = flat.filter(pa.array(hit)).to_pylist()
-            for row, tag in zip(rows[::-1], bad_in_rows[::-1], strict=True):
-                first_bad[row] = tag
+            for row, code in zip(rows[::-1], codes[hit][::-1], strict=True):
+                first_bad[row] = distinct[code] if code >= 0 else None
             self._fail("tags", _TAG_RULE, malformed, first_bad)
-        codes = pc.index_in(flat, value_set=pc.unique(flat)).to_numpy(zero_copy_only=False)
-        repeats = np.zeros(len(codes), dtype=bool)
-        for shift in range(1, int(lengths.max(initial=0))):
-            same = (parent[shift:] == parent[:-shift]) & (codes[shift:] == codes[:-shift])
-            repeats[shift:] |= same
+        repeats = kernel.rows_with_repeats(offsets, codes)
         if self.bad.any() or repeats.any():
-            rows = set(np.flatnonzero(self.bad).tolist()) | set(parent[repeats].tolist())
             lists = arr.to_pylist()
-            for row in rows:
+            for row in set(np.flatnonzero(self.bad).tolist()) | set(np.flatnonzero(repeats).tolist()):
                 lists[row] = [] if self.bad[row] else list(dict.fromkeys(lists[row] or []))
             arr = pa.array(lists, type=pa.list_(pa.string()))
-        arr = pc.if_else(pc.is_null(arr), pa.scalar([], pa.list_(pa.string())), arr)
+        if arr.null_count:
+            arr = pc.if_else(pc.is_null(arr), pa.scalar([], pa.list_(pa.string())), arr)
         return pd.Series(arr, dtype=TAGS_DTYPE, index=raw.index)
 
 
@@ -470,6 +533,13 @@ _TAG_RULE = (
 def _repair(text: str) -> str:
     """Unsafe characters become visible escapes (distinct texts stay distinct)."""
     return _UNSAFE_TEXT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _is_arrow_text(raw: pd.Series) -> bool:
+    dtype = raw.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
 
 
 def _factorize_text(raw: pd.Series) -> tuple[np.ndarray, pa.Array | list[Any]]:
@@ -493,8 +563,7 @@ def _factorize_text(raw: pd.Series) -> tuple[np.ndarray, pa.Array | list[Any]]:
             values = dictionary.cast(pa.string())
             if len(pc.unique(values)) == len(values):
                 return codes, values
-    arrow_text = isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_string(raw.dtype.pyarrow_dtype)
-    if arrow_text or (isinstance(raw.dtype, pd.StringDtype) and raw.dtype.storage == "pyarrow"):
+    if _is_arrow_text(raw):
         encoded = pa.chunked_array(pa.array(raw)).combine_chunks().dictionary_encode()
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         return codes, encoded.dictionary

@@ -19,12 +19,10 @@ from .report import (
     TEAM_COLUMNS,
     USER_COLUMNS,
     Report,
-    _anomalous_only,
+    _arrange,
     _flagged,
     _in_label_order,
     _ordered,
-    _search,
-    _sort,
 )
 from .schema import CANONICAL, REQUIRED, TAG_RE, UNASSIGNED
 from .selection import Selection
@@ -385,9 +383,9 @@ class SqlSource:
             kpis, activity, breakdown = self._team_view(rows, window)
         anomalies = self._anomalies(selection, window)
         before = len(breakdown)
-        breakdown = _anomalous_only(_search(breakdown, selection), selection, anomalies)
-        breakdown = _in_label_order(breakdown, selection)
-        breakdown = _sort(breakdown, selection).reset_index(drop=True)
+        breakdown = _in_label_order(breakdown, selection).reset_index(drop=True)
+        plain = {c: breakdown[c].to_numpy() for c in breakdown.columns if c not in ("trend", "models")}
+        breakdown = breakdown.take(_arrange(plain, selection, anomalies)).reset_index(drop=True)
         labels = window.labels
         before_window = previous_window(selection, window)
         rep = Report(

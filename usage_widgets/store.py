@@ -9,6 +9,7 @@ which is what Live Mode needs.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,10 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import kernel
-from .schema import ID_DTYPE, load_log
+from .errors import LogError, LogWarning
+from .ids import IdSet, id_hashes
+from .schema import ID_DTYPE, load_log, parquet_parts, warn_about_log
 from .timewindow import QUARTER_NS
-
-_TAG_SEP = "\x1f"  # cannot occur inside a valid tag
 
 _COLUMNS: dict[str, type] = {
     "ts": np.int64,
@@ -36,62 +37,6 @@ _COLUMNS: dict[str, type] = {
 }
 
 
-class _IdIndex:
-    """Which request ids are held: two independent 64-bit hashes per id, sorted by the first.
-
-    Two hashes make a false match between different ids a 1-in-2**128 event, so ids need not be
-    kept as strings. New ids gather in a small sorted run merged into the main run now and then,
-    so adding a live tick's ids costs O(new ids), not a re-sort of everything.
-    """
-
-    def __init__(self) -> None:
-        empty = np.zeros(0, dtype=np.uint64)
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = [(empty, empty), (empty, empty)]
-
-    @classmethod
-    def hashes(cls, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Hashes of the ids' UTF-8 bytes, read straight from Arrow's buffers."""
-        arr = pa.array(ids.astype(ID_DTYPE) if ids.dtype != ID_DTYPE else ids)
-        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-        parts = [_chunk_hashes(chunk.cast(pa.large_string())) for chunk in chunks]
-        if not parts:
-            empty = np.zeros(0, dtype=np.uint64)
-            return empty, empty
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-    def contains(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(h1), dtype=bool)
-        for run1, run2 in self._runs:
-            if not len(run1):
-                continue
-            lo = np.searchsorted(run1, h1, side="left")
-            hi = np.searchsorted(run1, h1, side="right")
-            for i in np.flatnonzero(hi > lo):  # first hashes equal: rare unless the id is held
-                found[i] |= bool((run2[lo[i] : hi[i]] == h2[i]).any())
-        return found
-
-    def add(self, h1: np.ndarray, h2: np.ndarray) -> None:
-        (main1, main2), (new1, new2) = self._runs
-        new1, new2 = _merge(new1, new2, h1, h2)
-        if len(new1) > max(65_536, len(main1) // 16):
-            self._runs = [_merge(main1, main2, new1, new2), (new1[:0], new2[:0])]
-        else:
-            self._runs[1] = (new1, new2)
-
-
-def _chunk_hashes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    _, offsets, data = chunk.buffers()
-    offsets = np.frombuffer(offsets, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    return kernel.hash_strings(offsets, data)
-
-
-def _merge(a1: np.ndarray, a2: np.ndarray, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keys = np.concatenate([a1, b1])
-    order = np.argsort(keys, kind="stable")  # two sorted runs: linear for timsort
-    return keys[order], np.concatenate([a2, b2])[order]
-
-
 class _Dictionary:
     """Distinct strings and their codes, in order of first appearance."""
 
@@ -103,16 +48,21 @@ class _Dictionary:
         return len(self.values)
 
     def encode(self, values: pd.Series) -> np.ndarray:
-        if isinstance(values.dtype, pd.CategoricalDtype) and not values.isna().any():
-            codes = values.cat.codes.to_numpy()
-            seen = pd.unique(codes)  # in order of first appearance, as codes are given
-            table = np.zeros(len(values.cat.categories), dtype=np.int32)
-            categories = values.cat.categories
-            table[seen] = [self.code(str(categories[c])) for c in seen]
-            return table[codes]
-        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
-        table = np.array([self.code(str(u)) for u in uniques], dtype=np.int32)
-        return table[codes] if len(codes) else np.zeros(0, dtype=np.int32)
+        array = values.array
+        if isinstance(array, pd.Categorical) and not (array.codes < 0).any():
+            codes, categories = array.codes, array.categories.to_numpy(dtype=object)
+        else:
+            codes, categories = pd.factorize(values.astype(object), use_na_sentinel=False)
+        if not len(codes):
+            return np.zeros(0, dtype=np.int32)
+        seen = pd.unique(codes)  # in order of first appearance, as codes are given
+        held = self._codes.get
+        found = np.fromiter((held(v, -1) for v in categories[seen].tolist()), np.int32, len(seen))
+        for i in np.flatnonzero(found < 0):  # new values: rare once a log has been read
+            found[i] = self.code(str(categories[seen[i]]))
+        table = np.zeros(len(categories), dtype=np.int32)
+        table[seen] = found
+        return table[codes]
 
     def code(self, value: str) -> int:
         code = self._codes.get(value)
@@ -136,9 +86,9 @@ class Users:
     """Per user code: id, and the name and email of their latest request."""
 
     ids: _Dictionary
-    names: list[str]
-    emails: list[str]
-    last_seen: list[int]
+    names: np.ndarray  # of str
+    emails: np.ndarray
+    last_seen: np.ndarray  # UTC nanoseconds of each user's latest request
 
 
 class RequestStore:
@@ -158,14 +108,18 @@ class RequestStore:
     def __init__(self) -> None:
         self._n = 0
         self._cols: dict[str, np.ndarray] = {name: np.zeros(0, dt) for name, dt in _COLUMNS.items()}
-        self._ids: _IdIndex | None = None  # built when the first requests are appended
-        self.users = Users(_Dictionary(), [], [], [])
+        self._ids = IdSet()
+        nobody = np.zeros(0, dtype=object)
+        self.users = Users(_Dictionary(), nobody.copy(), nobody.copy(), np.zeros(0, np.int64))
         self.teams = _Dictionary()
         self.keys = _Dictionary()
         self.models = _Dictionary()
         self.tags = _Dictionary()
-        self.tagsets = _Dictionary()  # tag codes joined by _TAG_SEP
-        self.tagset_members: list[tuple[int, ...]] = []
+        self.tagset_members: list[tuple[int, ...]] = []  # per tag set code: its tag codes
+        self._tagset_codes: dict[tuple[int, ...], int] = {}
+        self._set_h1: list[int] = []  # per tag set code: the two hashes of its tag codes
+        self._set_h2: list[int] = []
+        self._set_index = pd.Index(np.zeros(0, dtype=np.uint64))
         self.version = 0  # bumped on every change, so callers can cache by it
         self.repeats = 0  # requests offered again (same request_id) and counted once
 
@@ -174,7 +128,26 @@ class RequestStore:
     def from_log(cls, source: pd.DataFrame | str, *, lenient: bool = False) -> RequestStore:
         """Load, validate and encode a log (see `load_log`)."""
         store = cls()
-        store.append(load_log(source, lenient=lenient), validated=True)
+        parts = None if lenient else parquet_parts(source)
+        if parts is None:
+            store.append(load_log(source, lenient=lenient), validated=True)
+            return store
+        first: str | None = None  # a large Parquet file: a part at a time, one set of warnings
+        unpriced, models = 0, set()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LogWarning)
+                for part in parts:
+                    log = load_log(part)
+                    first = first or log.attrs["first_duplicate"]
+                    unpriced += log.attrs["unpriced"]
+                    models.update(log.attrs["unpriced_models"])
+                    store.append(log, validated=True)
+        except LogError:
+            load_log(source)  # the whole file, for the error as it names rows of the file
+            raise
+        warn_about_log(duplicates=store.repeats, first_duplicate=first, unpriced=unpriced,
+                       unpriced_models=sorted(models))  # fmt: skip
         return store
 
     def __len__(self) -> int:
@@ -214,28 +187,27 @@ class RequestStore:
         if not len(frame):
             return 0
         encoded = self._encode(frame)
-        self._update_users(frame, encoded["user"], encoded["ts"])
-        out_of_order = self._n and encoded["ts"][0] < self._cols["ts"][self._n - 1]
+        ts = encoded["ts"]
+        self._update_users(frame, encoded["user"], ts)
+        # Where the earliest new request belongs: rows from there on are sorted again (only
+        # the new ones, unless some arrive late).
+        first = int(np.searchsorted(self._cols["ts"][: self._n], ts.min(), side="right"))
+        in_order = first == self._n and not (ts[1:] < ts[:-1]).any()
         self._grow(len(frame))
         lo, hi = self._n, self._n + len(frame)
         for name, values in encoded.items():
             self._cols[name][lo:hi] = values
         self._n = hi
-        if out_of_order:
-            self._resort()
+        if not in_order:
+            self._resort(first)
         self.version += 1
         return len(frame)
 
     def _drop_known(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Requests whose id is already held are dropped (the log itself has no repeats)."""
-        h1, h2 = _IdIndex.hashes(frame["request_id"])
-        if self._ids is None:
-            self._ids = _IdIndex()
-        known = self._ids.contains(h1, h2)
-        if known.any():
-            frame, h1, h2 = frame.loc[~known], h1[~known], h2[~known]
-        self._ids.add(h1, h2)
-        return frame
+        ids = frame["request_id"]
+        new = self._ids.add(*id_hashes(pa.array(ids if ids.dtype == ID_DTYPE else ids.astype(ID_DTYPE))))
+        return frame if new.all() else frame.loc[new]
 
     def _encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         codes, tagset_table = self._tagsets(pa.array(frame["tags"], type=pa.list_(pa.string())))
@@ -255,60 +227,77 @@ class RequestStore:
         }
 
     def _tagsets(self, tags: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-        """Per request, which distinct tag set it carries: codes into a table of tag set codes."""
+        """Per request, which distinct tag set it carries: codes into a table of tag set codes.
+
+        Each request's tags become the store's tag codes, sorted, hashed twice (`kernel.set_hashes`)
+        in one compiled pass; only tag sets not met before are named one by one.
+        """
         if isinstance(tags, pa.ChunkedArray):
             tags = tags.combine_chunks() if tags.num_chunks else pa.array([], tags.type)
         flat = pc.list_flatten(tags).dictionary_encode()
-        vocabulary = flat.dictionary.to_pylist()
-        if len(vocabulary) <= 63:  # few distinct tags: a row's set is the bits of one word
-            lengths = pc.list_value_length(tags).fill_null(0).to_numpy(zero_copy_only=False)
-            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-            words = kernel.bits_by_row(offsets, flat.indices.to_numpy(zero_copy_only=False))
-            codes, uniques = pd.factorize(words)
-            joined = [
-                _TAG_SEP.join(vocabulary[b] for b in range(64) if int(u) >> b & 1) for u in uniques
-            ]
-        else:
-            text = pc.binary_join(tags, _TAG_SEP).fill_null("")
-            codes, joined = pd.factorize(np.asarray(text.to_numpy(zero_copy_only=False), dtype=object))
-        return codes, np.array([self._tagset_code(j) for j in joined], dtype=np.int32)
+        ours = np.array([self.tags.code(t) for t in flat.dictionary.to_pylist()], dtype=np.int64)
+        lengths = pc.list_value_length(tags).fill_null(0).to_numpy(zero_copy_only=False)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        members = ours[flat.indices.to_numpy(zero_copy_only=False)] if len(ours) else np.zeros(0, np.int64)
+        h1, h2 = kernel.set_hashes(offsets, members)
+        codes, uniques = pd.factorize(h1)
+        first = np.empty(len(uniques), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]  # each distinct set's first request
+        if len(self._set_h1) != len(self._set_index):
+            self._set_index = pd.Index(np.asarray(self._set_h1, dtype=np.uint64))
+        index = self._set_index  # two sets with one first hash (a 1-in-2**64 event): look all up by name
+        found = index.get_indexer(uniques) if index.is_unique else np.full(len(uniques), -1)
+        held = found >= 0
+        held[held] = np.asarray(self._set_h2, dtype=np.uint64)[found[held]] == h2[first[held]]
+        for i in np.flatnonzero(~held):  # sets not met before: rare once a log has been read
+            row = first[i]
+            tags_of_row = members[offsets[row] : offsets[row + 1]]
+            found[i] = self._tagset_code(tags_of_row, int(uniques[i]), int(h2[row]))
+        return codes, found.astype(np.int32)
 
-    def _tagset_code(self, joined: str) -> int:
-        members = tuple(sorted({self.tags.code(t) for t in joined.split(_TAG_SEP) if t}))
-        key = _TAG_SEP.join(map(str, members))
-        code = self.tagsets.code(key)
+    def _tagset_code(self, tags: np.ndarray, h1: int, h2: int) -> int:
+        members = tuple(sorted(set(tags.tolist())))
+        code = self._tagset_codes.setdefault(members, len(self.tagset_members))
         if code == len(self.tagset_members):
             self.tagset_members.append(members)
+            self._set_h1.append(h1)
+            self._set_h2.append(h2)
         return code
 
     def _update_users(self, frame: pd.DataFrame, users: np.ndarray, ts: np.ndarray) -> None:
+        """Each user's name and email are those of their latest request."""
         u = self.users
         grow = len(u.ids) - len(u.names)
-        u.names.extend([""] * grow)
-        u.emails.extend([""] * grow)
-        u.last_seen.extend([np.iinfo(np.int64).min] * grow)
-        last = pd.Series(np.arange(len(users))).groupby(users).last()
-        names = frame["user_name"].to_numpy(dtype=object)
-        emails = frame["user_email"].to_numpy(dtype=object)
-        for code, row in zip(last.index.to_numpy(), last.to_numpy(), strict=True):
-            if ts[row] >= u.last_seen[code]:
-                u.names[code], u.emails[code], u.last_seen[code] = names[row], emails[row], ts[row]
+        if grow:
+            u.names = np.concatenate([u.names, np.full(grow, "", dtype=object)])
+            u.emails = np.concatenate([u.emails, np.full(grow, "", dtype=object)])
+            u.last_seen = np.concatenate([u.last_seen, np.full(grow, np.iinfo(np.int64).min)])
+        backwards = np.unique(users[::-1], return_index=True)  # each user's last row
+        codes, rows = backwards[0], len(users) - 1 - backwards[1]
+        newer = ts[rows] >= u.last_seen[codes]
+        codes, rows = codes[newer], rows[newer]
+        u.last_seen[codes] = ts[rows]
+        u.names[codes] = np.asarray(frame["user_name"].array.take(rows), dtype=object)
+        u.emails[codes] = np.asarray(frame["user_email"].array.take(rows), dtype=object)
 
     def _grow(self, extra: int) -> None:
         need = self._n + extra
         capacity = len(self._cols["ts"])
         if need <= capacity:
             return
-        new_capacity = max(need, int(capacity * 1.5) + 1024) if capacity else need
+        # Room for an eighth more: a first load leaves space for Live Mode's ticks.
+        new_capacity = max(need + need // 8, int(capacity * 1.5) + 1024)
         for name, old in self._cols.items():
             grown = np.empty(new_capacity, dtype=old.dtype)
             grown[: self._n] = old[: self._n]
             self._cols[name] = grown
 
-    def _resort(self) -> None:
-        order = np.argsort(self._cols["ts"][: self._n], kind="stable")
+    def _resort(self, start: int) -> None:
+        """Sort rows ``start`` onwards by time (stable: rows of one instant keep their order)."""
+        order = np.argsort(self._cols["ts"][start : self._n], kind="stable")
         for col in self._cols.values():
-            col[: self._n] = col[: self._n][order]
+            col[start : self._n] = col[start : self._n][order]
 
     # -- what the controls offer -----------------------------------------------------------
     def options(self) -> dict[str, list[str]]:

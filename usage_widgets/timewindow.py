@@ -46,27 +46,27 @@ class Window:
         """Bucket starts, tz-aware in the window's zone."""
         return pd.DatetimeIndex(self.edges[:-1], tz="UTC").tz_convert(self.tz).rename("bucket")
 
-    def bucket_table(self, ts: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-        """How a compiled pass finds a request's bucket: ``table[quarter - q0]`` from its
-        quarter hour (``ts // QUARTER_NS``) when every edge falls on a quarter hour (all real
-        zones), else ``per_row[i]`` for the i-th of ``ts``. Returns ``(q0, table, per_row)``."""
-        edges = self.edges
-        none = np.zeros(0, dtype=np.int32)
-        if len(edges) > 1 and not (edges % QUARTER_NS).any():
-            table = np.repeat(np.arange(len(edges) - 1, dtype=np.int32), np.diff(edges) // QUARTER_NS)
-            return int(edges[0] // QUARTER_NS), table, none
-        return 0, none, self.bucket_of(ts)
 
-    def bucket_of(self, ts: np.ndarray) -> np.ndarray:
-        """Bucket index of each timestamp (all inside the window)."""
-        edges = self.edges
-        rel = edges - edges[0]
-        if len(edges) > 1 and not (rel % QUARTER_NS).any():
-            quarters = int(rel[-1] // QUARTER_NS)
-            table = np.repeat(np.arange(len(edges) - 1, dtype=np.int32), np.diff(rel) // QUARTER_NS)
-            assert len(table) == quarters
-            return table[(ts - edges[0]) // QUARTER_NS]
-        return (np.searchsorted(edges, ts, side="right") - 1).astype(np.int32)
+OUTSIDE, SPLIT = -1, -2  # a quarter hour in no bucket; one an edge falls inside
+
+
+def quarter_table(edges: np.ndarray, q0: int, q1: int) -> np.ndarray:
+    """Per quarter hour ``q0 .. q1`` (``ts // QUARTER_NS``): the bucket of ``edges`` it lies
+    in (bucket ``i`` is ``[edges[i], edges[i + 1])``), `OUTSIDE` when it lies in none, `SPLIT`
+    when an edge falls inside it, where a request's own time decides. Real zones' day and hour
+    edges fall on quarter hours, so only edges such as "now minus 24 hours" split one.
+
+    Examples
+    --------
+    >>> q = QUARTER_NS
+    >>> quarter_table(np.array([q, 3 * q, 3 * q + 5]), 0, 4).tolist()
+    [-1, 0, 0, -2, -1]
+    """
+    starts = np.arange(q0, q1 + 1, dtype=np.int64) * QUARTER_NS
+    first = np.searchsorted(edges, starts, side="right") - 1
+    last = np.searchsorted(edges, starts + (QUARTER_NS - 1), side="right") - 1
+    inside = np.where((first < 0) | (first >= len(edges) - 1), OUTSIDE, first)
+    return np.where(first == last, inside, SPLIT).astype(np.int32)
 
 
 def window_for(selection: Selection, now: pd.Timestamp, tz: str) -> Window:
