@@ -80,7 +80,7 @@ def _parquet_log(path, n: int = 300) -> pd.DataFrame:
     parts, and requests of a model without a price."""
     log = uw.demo_log(5, users=30, days=6, now="2026-03-10T12:00Z").head(n).copy()
     log = log.sample(frac=1.0, random_state=1).reset_index(drop=True)  # parts overlap in time
-    log = log.astype({c: object for c in ("request_id", "model")})
+    log = log.astype(dict.fromkeys(("request_id", "model"), object))
     log.loc[10, "request_id"] = log.loc[11, "request_id"]  # a repeat inside the first part
     log.loc[250, "request_id"] = log.loc[20, "request_id"]  # and one across parts
     log.loc[[30, 200], "model"] = "house-model-1"

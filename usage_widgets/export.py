@@ -32,7 +32,7 @@ def breakdown_csv(rep: Report, max_rows: int = MAX_ROWS) -> str:
     'team,users,models,requests,input_tokens,output_tokens,cost,unpriced'
     """
     frame = rep.breakdown.drop(columns=["trend"]).head(max_rows).copy()
-    frame["models"] = ["|".join(map(str, m)) for m in frame["models"]]
+    frame["models"] = ["|".join(map(str, m)) for m in frame["models"].tolist()]
     for column in ("user_id", "name", "email", "team", "models"):
         if column in frame:
             frame[column] = [_inert(v) for v in frame[column]]

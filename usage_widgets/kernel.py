@@ -1,14 +1,17 @@
-"""The report's one pass over the selected requests, compiled with numba.
+"""The report's compiled passes over the selected requests (numba), and the hashing behind
+request ids and tag sets.
 
-A pass reads a time slice of the store's encoded columns once, keeps a request when its key,
-team, tag set and model pass the filter tables, finds its bucket from its quarter hour (exact:
-every real zone's day and hour edges fall on quarter hours), and updates every accumulator the
-view needs (the per-model totals behind cost by model before the models filter). A long slice
-is cut into one chunk per core, each run on its own thread (the compiled code releases the GIL)
-with its own accumulators, added up at the end. What one request adds
-to its user (or team) sits in one 64-byte row, so a request touches few cache lines: that, not
-reading the columns, is what a pass costs. The compiled code is cached on disk
-(``cache=True``): only the first run on a machine pays for compiling.
+The view's pass reads a time slice of the store's encoded columns once: from the earlier of the
+window's start and the anomaly rule's 29 rolling days to the window's end. It keeps a request
+when its key, team, tag set and model pass the filter tables, finds its bucket and its rolling
+day from its quarter hour (`usage_widgets.timewindow.quarter_table`: exact, with the request's
+own time deciding in the few quarters an edge splits), and updates every accumulator the view
+needs: totals, requests per bucket, per model and per rolling day, and the per-model totals
+behind cost by model (before the models filter). A lean pass gives the previous period's
+totals. A long slice is cut into one chunk per core, each run on its own thread (the compiled
+code releases the GIL) with its own accumulators, added up at the end. Scattered updates to
+per-user counters, not reading the columns, are what a pass costs. The compiled code is cached
+on disk (``cache=True``): only the first run on a machine pays for compiling.
 """
 
 from __future__ import annotations

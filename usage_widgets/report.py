@@ -32,6 +32,8 @@ class Report:
         view: requests per team, one column per team, largest first.
     breakdown : DataFrame
         One row per user or team, filtered by the search text, sorted as the selection asks.
+        ``trend`` (requests per bucket) and ``models`` (most used first) are Arrow list columns:
+        each cell reads as a Python list.
     previous_kpis : dict
         The same KPIs over the period of the same length right before (``previous_start`` to
         ``previous_end``, see `previous_window`), for "what changed".

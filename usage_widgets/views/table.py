@@ -212,11 +212,11 @@ def _common_columns(rows: pd.DataFrame) -> dict[str, Any]:
     return {
         "Trend": [
             as_image(trend_cell(_as_list(t), trend_width), trend_width, ROW_HEIGHT)
-            for t in rows["trend"]
+            for t in rows["trend"].tolist()  # one conversion of the column, not one per row
         ],
         "Models": [
             as_image(models_cell(_as_list(m), models_width), models_width, ROW_HEIGHT)
-            for m in rows["models"]
+            for m in rows["models"].tolist()
         ],
         "Requests": _counts(rows["requests"]),
         "Input": _counts(rows["input_tokens"]),
@@ -477,7 +477,7 @@ class BreakdownTable(widgets.VBox):
     def _remember_rows(self, breakdown: pd.DataFrame, view: View) -> None:
         label = "name" if view == "user" else "team"
         self.row_labels = [str(v) for v in breakdown[label]] if label in breakdown else []
-        models = breakdown.get("models", [])
+        models = breakdown["models"].tolist() if "models" in breakdown else []
         self.row_models = [[str(m) for m in _as_list(v)] for v in models]
 
     # -- sorting --------------------------------------------------------------------------
