@@ -322,6 +322,37 @@ def _mix(z):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def ranked(counts, alphabetical):  # pragma: no cover - compiled
+    """Per row of a (rows, models) count matrix: the models used, most used first, ties in
+    ``alphabetical`` order (each model's place by name), as offsets and model codes."""
+    rows, n = counts.shape
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    for r in range(rows):
+        used = 0
+        for m in range(n):
+            if counts[r, m] > 0:
+                used += 1
+        offsets[r + 1] = offsets[r] + used
+    codes = np.empty(offsets[rows], dtype=np.int64)
+    for r in range(rows):
+        start, k = offsets[r], 0
+        for m in range(n):
+            c = counts[r, m]
+            if c <= 0:
+                continue
+            j = start + k  # insertion: more requests first, then by name
+            while j > start and (
+                counts[r, codes[j - 1]] < c
+                or (counts[r, codes[j - 1]] == c and alphabetical[codes[j - 1]] > alphabetical[m])
+            ):
+                codes[j] = codes[j - 1]
+                j -= 1
+            codes[j] = m
+            k += 1
+    return offsets, codes
+
+
+@njit(cache=True, nogil=True)
 def rows_with_repeats(offsets, codes):  # pragma: no cover - compiled
     """Per row of a list column (``codes[offsets[i]:offsets[i + 1]]``): does a value repeat?"""
     n = offsets.shape[0] - 1

@@ -226,15 +226,8 @@ def _tagset_table(store: RequestStore, tags: tuple[str, ...]) -> np.ndarray:
 def _ranked_models(counts: np.ndarray, names: pa.Array, alphabetical: np.ndarray) -> pa.Array:
     """Per row of a (rows, models) count matrix: models used, most first, ties alphabetical
     (``alphabetical``: each model's place in name order), as one Arrow list array."""
-    rows, n = counts.shape
-    if not n:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(rows + 1, np.int32)), pa.array([], pa.string()))
-    score = counts.astype(np.int64) * n + (n - 1 - alphabetical)[None, :]
-    order = np.argsort(-score, axis=1, kind="stable")
-    used = np.take_along_axis(counts, order, axis=1) > 0
-    offsets = np.zeros(rows + 1, dtype=np.int32)
-    np.cumsum(used.sum(axis=1), out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(order[used])))
+    offsets, codes = kernel.ranked(np.ascontiguousarray(counts), alphabetical)
+    return pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(codes)))
 
 
 def _lists(counts: np.ndarray) -> pa.Array:
@@ -260,14 +253,14 @@ class _Table:
         codes = self.codes[positions]
         labels = self.labels
         lists = {
-            "trend": _arrow_series(_lists(self.trend[codes])),
-            "models": _arrow_series(_ranked_models(self.models[codes], labels.models, labels.model_alpha)),
+            "trend": _arrow_column(_lists(self.trend[codes])),
+            "models": _arrow_column(_ranked_models(self.models[codes], labels.models, labels.model_alpha)),
         }
         return pd.DataFrame({c: lists[c] if c in lists else self.columns[c][positions] for c in self.order})
 
 
-def _arrow_series(values: pa.Array) -> pd.Series:
-    return pd.Series(values, dtype=pd.ArrowDtype(values.type))
+def _arrow_column(values: pa.Array) -> pd.arrays.ArrowExtensionArray:
+    return pd.arrays.ArrowExtensionArray(values)
 
 
 _View = tuple[dict[str, Any], pd.DataFrame, _Table, pd.DataFrame, pd.DataFrame]

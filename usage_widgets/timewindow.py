@@ -100,7 +100,7 @@ def window_for(selection: Selection, now: pd.Timestamp, tz: str) -> Window:
 
 def _midnights(dates: list[_dt.date], tz: str) -> np.ndarray:
     """The instants (UTC ns) at which each local date begins."""
-    naive = pd.DatetimeIndex(pd.to_datetime(dates))
+    naive = pd.DatetimeIndex(np.array(dates, dtype="datetime64[D]").astype("datetime64[ns]"))
     local = naive.tz_localize(tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
     return local.tz_convert("UTC").asi8.astype(np.int64)
 
