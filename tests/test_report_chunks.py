@@ -98,8 +98,9 @@ def test_a_large_parquet_file_loads_part_by_part_as_it_would_whole(
         whole = uw.RequestStore.from_log(path)
     schema = sys.modules["usage_widgets.schema"]
     monkeypatch.setattr(schema, "PART_ROWS", 70)
-    sizes = [len(part) for part in schema.parquet_parts(path)]
-    assert len(sizes) > 3 and max(sizes) <= 70 and sum(sizes) == 300
+    rows, parts_of_file = schema.parquet_parts(path)
+    sizes = [len(part) for part in parts_of_file]
+    assert rows == 300 and len(sizes) > 3 and max(sizes) <= 70 and sum(sizes) == 300
     with pytest.warns(uw.LogWarning) as part_warnings:
         parts = uw.RequestStore.from_log(path)
     assert [str(w.message) for w in part_warnings] == [str(w.message) for w in whole_warnings]

@@ -54,16 +54,20 @@ class IdSet:
         """Per id: whether the set holds it."""
         return kernel.id_probe(*self._slots, h1, h2)
 
-    def add(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
-        """Add ids; per id, whether it was new (not held, nor earlier in ``h1``)."""
+    def reserve(self, ids: int) -> None:
+        """Make room for ``ids`` ids in all, so adding them never copies the table."""
         size = len(self._slots[0])
-        if (self._held + len(h1)) * 4 > size * 3:
-            while (self._held + len(h1)) * 5 > size * 3:  # at most 60% full after growing
+        if ids * 4 > size * 3:
+            while ids * 5 > size * 3:  # at most 60% full after growing
                 size *= 2
             old1, old2 = self._slots
             self._slots = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.uint64))
             used = old1 != 0
             kernel.id_insert(*self._slots, old1[used], old2[used])
+
+    def add(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        """Add ids; per id, whether it was new (not held, nor earlier in ``h1``)."""
+        self.reserve(self._held + len(h1))
         new = kernel.id_insert(*self._slots, h1, h2)
         self._held += int(new.sum())
         return new

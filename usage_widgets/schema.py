@@ -210,13 +210,14 @@ def warn_about_log(
         )
 
 
-PART_ROWS = 1 << 20
+PART_ROWS = 1 << 18
 
 
-def parquet_parts(source: Any) -> Iterator[pd.DataFrame] | None:
-    """A single Parquet file of more than `PART_ROWS` requests, read `PART_ROWS` at a time, as
-    `load_log` would read it whole (None for any other source): what lets a store load a large
-    log holding only one part of it at a time besides its own columns."""
+def parquet_parts(source: Any) -> tuple[int, Iterator[pd.DataFrame]] | None:
+    """A single Parquet file of more than `PART_ROWS` requests: how many rows it holds, and its
+    parts of at most `PART_ROWS`, each as `load_log` would read the file whole (None for any
+    other source). What lets a store load a large log holding only one part of it at a time
+    besides its own columns."""
     if not isinstance(source, str | os.PathLike) or Path(source).suffix.lower() not in (".parquet", ".pq"):
         return None
     path = Path(source)
@@ -236,7 +237,7 @@ def parquet_parts(source: Any) -> Iterator[pd.DataFrame] | None:
         except (ValueError, OSError, pa.ArrowException) as exc:
             raise LogError("(log)", f"file {path.name!r} cannot be read: {_first_line(exc)}") from None
 
-    return parts()
+    return file.metadata.num_rows, parts()
 
 
 class _Validator:

@@ -128,11 +128,14 @@ class RequestStore:
     def from_log(cls, source: pd.DataFrame | str, *, lenient: bool = False) -> RequestStore:
         """Load, validate and encode a log (see `load_log`)."""
         store = cls()
-        parts = None if lenient else parquet_parts(source)
-        if parts is None:
+        large = None if lenient else parquet_parts(source)
+        if large is None:
             store.append(load_log(source, lenient=lenient), validated=True)
             return store
-        first: str | None = None  # a large Parquet file: a part at a time, one set of warnings
+        rows, parts = large  # a large Parquet file: room for all of it, then a part at a time
+        store._grow(rows)
+        store._ids.reserve(rows)
+        first: str | None = None
         unpriced, models = 0, set()
         try:
             with warnings.catch_warnings():
