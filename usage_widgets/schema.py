@@ -210,6 +210,13 @@ def warn_about_log(
         )
 
 
+def load_part(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
+    """`load_log` (strict) of one part of a log, with its request ids' `id_hashes` (rows in
+    the order returned), so a store need not hash them again."""
+    validator = _Validator(_read(frame), lenient=False)
+    return validator.run(), validator.id_hashes
+
+
 PART_ROWS = 1 << 18
 
 
@@ -249,6 +256,7 @@ class _Validator:
         self.bad = np.zeros(len(self.frame), dtype=bool)
         self.reasons = pd.Series("", index=self.frame.index, dtype=object)
         self.out: dict[str, Any] = {}
+        self.id_hashes: tuple[np.ndarray, np.ndarray] | None = None
 
     def run(self) -> pd.DataFrame:
         frame = self.frame
@@ -299,14 +307,16 @@ class _Validator:
         return result
 
     def _finish(self, result: pd.DataFrame) -> pd.DataFrame:
-        dup = ~IdSet().add(*id_hashes(pa.array(result["request_id"])))  # the first of each stays
+        h1, h2 = id_hashes(pa.array(result["request_id"]))
+        dup = ~IdSet().add(h1, h2)  # the first of each stays
         first_repeat = str(result["request_id"][dup].iloc[0]) if dup.any() else None
         warn_about_log(duplicates=int(dup.sum()), first_duplicate=first_repeat, stacklevel=4)
         if dup.any():
-            result = result.loc[~dup]
+            result, h1, h2 = result.loc[~dup], h1[~dup], h2[~dup]
         stamps = result["timestamp"].array.asi8
         if len(stamps) > 1 and (stamps[1:] < stamps[:-1]).any():
-            result = result.sort_values("timestamp", kind="stable")
+            order = np.argsort(stamps, kind="stable")
+            result, h1, h2 = result.take(order), h1[order], h2[order]
         elif dup.any() or self.bad.any():
             result = result.copy()  # a selection of rows: own its data before changing it
         result.index = pd.RangeIndex(len(result))
@@ -330,6 +340,7 @@ class _Validator:
         if dup.any() or self.bad.any():
             for column in ("user_id", "user_name", "user_email", "team", "api_key", "model"):
                 result[column] = result[column].cat.remove_unused_categories()
+        self.id_hashes = (h1, h2)  # of the rows kept, in their order: for `load_part`
         result.attrs["duplicates_dropped"] = int(dup.sum())
         result.attrs["first_duplicate"] = first_repeat
         result.attrs["unpriced"], result.attrs["unpriced_models"] = int(unknown.sum()), models
@@ -392,7 +403,7 @@ class _Validator:
         values kept as they are (no copy) unless one needs repairing."""
         arr = pa.array(raw)
         self._fail(column, "is missing", arr.is_null().to_numpy(zero_copy_only=False), raw)
-        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0).fill_null(False)
+        blank = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr)).fill_null(False)
         self._fail(column, "must not be empty", blank.to_numpy(zero_copy_only=False), raw)
         unsafe = pc.match_substring_regex(arr, _UNSAFE_RE2).fill_null(False)
         if pc.any(unsafe).as_py():

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from . import kernel
 from .errors import LogError, LogWarning
 from .ids import IdSet, id_hashes
-from .schema import ID_DTYPE, load_log, parquet_parts, warn_about_log
+from .schema import ID_DTYPE, load_log, load_part, parquet_parts, warn_about_log
 from .timewindow import QUARTER_NS
 
 _COLUMNS: dict[str, type] = {
@@ -55,11 +55,16 @@ class _Dictionary:
             codes, categories = pd.factorize(values.astype(object), use_na_sentinel=False)
         if not len(codes):
             return np.zeros(0, dtype=np.int32)
-        seen = pd.unique(codes)  # in order of first appearance, as codes are given
+        codes = codes.astype(np.intp, copy=False)
+        seen = np.flatnonzero(np.bincount(codes, minlength=len(categories)))
         held = self._codes.get
         found = np.fromiter((held(v, -1) for v in categories[seen].tolist()), np.int32, len(seen))
-        for i in np.flatnonzero(found < 0):  # new values: rare once a log has been read
-            found[i] = self.code(str(categories[seen[i]]))
+        new = np.flatnonzero(found < 0)
+        if len(new):  # new values (rare once a log has been read) get codes in order of appearance
+            first = np.full(len(categories), len(codes), dtype=np.intp)
+            np.minimum.at(first, codes, np.arange(len(codes)))
+            for i in new[np.argsort(first[seen[new]], kind="stable")]:
+                found[i] = self.code(str(categories[seen[i]]))
         table = np.zeros(len(categories), dtype=np.int32)
         table[seen] = found
         return table[codes]
@@ -141,11 +146,11 @@ class RequestStore:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", LogWarning)
                 for part in parts:
-                    log = load_log(part)
+                    log, hashes = load_part(part)
                     first = first or log.attrs["first_duplicate"]
                     unpriced += log.attrs["unpriced"]
                     models.update(log.attrs["unpriced_models"])
-                    store.append(log, validated=True)
+                    store._add(log, hashes)
         except LogError:
             load_log(source)  # the whole file, for the error as it names rows of the file
             raise
@@ -181,12 +186,18 @@ class RequestStore:
             How many requests were new.
         """
         frame = log if validated else load_log(log)
+        ids = frame["request_id"]
+        return self._add(frame, id_hashes(pa.array(ids if ids.dtype == ID_DTYPE else ids.astype(ID_DTYPE))))
+
+    def _add(self, frame: pd.DataFrame, hashes: tuple[np.ndarray, np.ndarray]) -> int:
+        """Add validated requests, whose ids hash to ``hashes``; returns how many were new."""
         self.repeats += int(frame.attrs.get("duplicates_dropped", 0))
         if not len(frame):
             return 0
-        offered = len(frame)
-        frame = self._drop_known(frame)
-        self.repeats += offered - len(frame)
+        new = self._ids.add(*hashes)
+        if not new.all():  # requests whose id is already held are dropped
+            self.repeats += int((~new).sum())
+            frame = frame.loc[new]
         if not len(frame):
             return 0
         encoded = self._encode(frame)
@@ -205,12 +216,6 @@ class RequestStore:
             self._resort(first)
         self.version += 1
         return len(frame)
-
-    def _drop_known(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Requests whose id is already held are dropped (the log itself has no repeats)."""
-        ids = frame["request_id"]
-        new = self._ids.add(*id_hashes(pa.array(ids if ids.dtype == ID_DTYPE else ids.astype(ID_DTYPE))))
-        return frame if new.all() else frame.loc[new]
 
     def _encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         codes, tagset_table = self._tagsets(pa.array(frame["tags"], type=pa.list_(pa.string())))
@@ -276,8 +281,10 @@ class RequestStore:
             u.names = np.concatenate([u.names, np.full(grow, "", dtype=object)])
             u.emails = np.concatenate([u.emails, np.full(grow, "", dtype=object)])
             u.last_seen = np.concatenate([u.last_seen, np.full(grow, np.iinfo(np.int64).min)])
-        backwards = np.unique(users[::-1], return_index=True)  # each user's last row
-        codes, rows = backwards[0], len(users) - 1 - backwards[1]
+        last = np.full(len(u.ids), -1, dtype=np.intp)
+        np.maximum.at(last, users, np.arange(len(users)))  # each user's last row
+        codes = np.flatnonzero(last >= 0)
+        rows = last[codes]
         newer = ts[rows] >= u.last_seen[codes]
         codes, rows = codes[newer], rows[newer]
         u.last_seen[codes] = ts[rows]
