@@ -124,7 +124,8 @@ class RequestStore:
         self._tagset_codes: dict[tuple[int, ...], int] = {}
         self._set_h1: list[int] = []  # per tag set code: the two hashes of its tag codes
         self._set_h2: list[int] = []
-        self._set_index = pd.Index(np.zeros(0, dtype=np.uint64))
+        self._set_index = pd.Index(np.zeros(0, dtype=np.uint64))  # the first hashes, to look up
+        self._set_second = np.zeros(0, dtype=np.uint64)  # the second hashes, as an array
         self.version = 0  # bumped on every change, so callers can cache by it
         self.repeats = 0  # requests offered again (same request_id) and counted once
 
@@ -254,10 +255,11 @@ class RequestStore:
         first[codes[::-1]] = np.arange(len(codes))[::-1]  # each distinct set's first request
         if len(self._set_h1) != len(self._set_index):
             self._set_index = pd.Index(np.asarray(self._set_h1, dtype=np.uint64))
+            self._set_second = np.asarray(self._set_h2, dtype=np.uint64)
         index = self._set_index  # two sets with one first hash (a 1-in-2**64 event): look all up by name
         found = index.get_indexer(uniques) if index.is_unique else np.full(len(uniques), -1)
         held = found >= 0
-        held[held] = np.asarray(self._set_h2, dtype=np.uint64)[found[held]] == h2[first[held]]
+        held[held] = self._set_second[found[held]] == h2[first[held]]
         for i in np.flatnonzero(~held):  # sets not met before: rare once a log has been read
             row = first[i]
             tags_of_row = members[offsets[row] : offsets[row + 1]]
