@@ -10,6 +10,8 @@ which is what Live Mode needs.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,26 +140,38 @@ class RequestStore:
         if large is None:
             store.append(load_log(source, lenient=lenient), validated=True)
             return store
-        rows, parts = large  # a large Parquet file: room for all of it, then a part at a time
-        store._grow(rows)
-        store._ids.reserve(rows)
-        first: str | None = None
-        unpriced, models = 0, set()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", LogWarning)
-                for part in parts:
-                    log, hashes = load_part(part)
-                    first = first or log.attrs["first_duplicate"]
-                    unpriced += log.attrs["unpriced"]
-                    models.update(log.attrs["unpriced_models"])
-                    store._add(log, hashes)
+            store._add_parts(*large)
         except LogError:
             load_log(source)  # the whole file, for the error as it names rows of the file
             raise
-        warn_about_log(duplicates=store.repeats, first_duplicate=first, unpriced=unpriced,
-                       unpriced_models=sorted(models))  # fmt: skip
         return store
+
+    def _add_parts(self, rows: int, parts: Iterator[pd.DataFrame]) -> None:
+        """A large log, a part at a time (`schema.parquet_parts`): room for all ``rows`` first;
+        each part is read and validated on a second thread while the one before is added; the
+        warnings are those of the whole log."""
+
+        def next_part() -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]] | None:
+            part = next(parts, None)
+            return None if part is None else load_part(part)
+
+        self._grow(rows)
+        self._ids.reserve(rows)
+        first: str | None = None
+        unpriced, models = 0, set()
+        with warnings.catch_warnings(), ThreadPoolExecutor(1, "usage-widgets-load") as pool:
+            warnings.simplefilter("ignore", LogWarning)
+            checked = pool.submit(next_part)
+            while (done := checked.result()) is not None:
+                checked = pool.submit(next_part)
+                log, hashes = done
+                first = first or log.attrs["first_duplicate"]
+                unpriced += log.attrs["unpriced"]
+                models.update(log.attrs["unpriced_models"])
+                self._add(log, hashes)
+        warn_about_log(duplicates=self.repeats, first_duplicate=first, unpriced=unpriced,
+                       unpriced_models=sorted(models), stacklevel=3)  # fmt: skip
 
     def __len__(self) -> int:
         return self._n
