@@ -99,7 +99,7 @@ def _read(source: Source) -> pd.DataFrame:
             # Columns of few distinct values arrive dictionary-encoded: checked once per value.
             frame = pd.read_parquet(path, dtype_backend="pyarrow", read_dictionary=list(_FEW_VALUES))
         except (ValueError, OSError, pa.ArrowException) as exc:
-            raise LogError("(log)", f"file {path.name!r} cannot be read: {_first_line(exc)}") from None
+            raise _unreadable(path.name, exc) from None
         _check_parquet_text(frame, path.name)
         return frame
     if suffix not in TEXT_SUFFIXES:
@@ -155,7 +155,11 @@ def read_text_log(data: bytes, suffix: str, name: str = "log") -> pd.DataFrame:
     except (
         ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning,
     ) as exc:  # fmt: skip
-        raise LogError("(log)", f"file {name!r} cannot be read: {_first_line(exc)}") from None
+        raise _unreadable(name, exc) from None
+
+
+def _unreadable(name: str, exc: BaseException) -> LogError:
+    return LogError("(log)", f"file {name!r} cannot be read: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -242,7 +246,7 @@ def parquet_parts(source: Any) -> tuple[int, Iterator[pd.DataFrame]] | None:
                 _check_parquet_text(frame, path.name)
                 yield frame
         except (ValueError, OSError, pa.ArrowException) as exc:
-            raise LogError("(log)", f"file {path.name!r} cannot be read: {_first_line(exc)}") from None
+            raise _unreadable(path.name, exc) from None
 
     return file.metadata.num_rows, parts()
 
