@@ -134,11 +134,13 @@ def report_parts(store, sel, repeat: int) -> dict[str, float]:
 
     def main_pass():
         part = module._Pass.over(store, sel, window)
-        kernel.user_pass(part.columns, part.filters, part.tables, len(store.users.ids), len(store.models))
+        users, models = len(store.users.ids), len(store.models)
+        kernel.view_pass(part.columns, part.filters, part.tables, part.column("user"), users, models)
 
     whole = timed(lambda: report(store, sel, now=NOW, tz="UTC"), repeat)[0]
     compiled = timed(main_pass, repeat)[0]
-    previous = timed(lambda: module._previous(store, sel, window), repeat)[0]
+    filters = module._filters(store, sel)
+    previous = timed(lambda: module._previous(store, sel, window, filters), repeat)[0]
     return {
         "the compiled pass (window and anomaly periods)": compiled,
         "previous-period totals (a lean pass)": previous,

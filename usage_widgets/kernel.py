@@ -29,14 +29,14 @@ WIDTH = 8
 
 
 @njit(cache=True, nogil=True)
-def _user_chunk(
-    lo, hi, acc, cnt, model_requests, model_cost,
+def _view_chunk(
+    lo, hi, acc, cnt, per_user, model_requests, model_cost, group,
     ts, quarter, user, team, key, model, tagset, inp, out, cost,
     key_ok, team_ok, tag_ok, model_ok, q0, table, edges, periods, period_edges, n_buckets, n_models,
 ):  # pragma: no cover - compiled
     spent = acc.view(np.float64)
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
-    by_model = model_ok.shape[0] > 0
+    by_model, users_of_group = model_ok.shape[0] > 0, per_user.shape[0] > 0
     n_periods = period_edges.shape[0] - 1
     for i in range(lo, hi):
         if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
@@ -62,68 +62,19 @@ def _user_chunk(
                 model_cost[m] += c
         if by_model and not model_ok[m]:
             continue
-        u = user[i]
-        if p >= 0:
-            cnt[u, n_buckets + n_models + p] += 1
-        if b < 0:
-            continue
-        cnt[u, b] += 1
-        cnt[u, n_buckets + m] += 1
-        acc[u, REQUESTS] += 1
-        acc[u, INPUT] += inp[i]
-        acc[u, OUTPUT] += out[i]
-        acc[u, LAST_TEAM] = team[i]  # rows are in time order: the last one wins
-        if np.isnan(c):
-            acc[u, UNPRICED] += 1
-        else:
-            spent[u, COST] += c
-
-
-@njit(cache=True, nogil=True)
-def _team_chunk(
-    lo, hi, acc, cnt, per_user, model_requests, model_cost,
-    ts, quarter, user, team, key, model, tagset, inp, out, cost,
-    key_ok, team_ok, tag_ok, model_ok, q0, table, edges, periods, period_edges, n_buckets, n_models,
-):  # pragma: no cover - compiled
-    spent = acc.view(np.float64)
-    by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
-    by_model = model_ok.shape[0] > 0
-    n_periods = period_edges.shape[0] - 1
-    for i in range(lo, hi):
-        if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
-            by_tag and not tag_ok[tagset[i]]
-        ):
-            continue
-        q = quarter[i] - q0
-        b = table[q]
-        if b == SPLIT:  # an edge falls inside this quarter hour: the request's own time decides
-            b = np.searchsorted(edges, ts[i], side="right") - 1
-            if b >= n_buckets:
-                b = OUTSIDE
-        p = periods[q]
-        if p == SPLIT:
-            p = np.searchsorted(period_edges, ts[i], side="right") - 1
-            if p >= n_periods:
-                p = OUTSIDE
-        m = model[i]
-        c = cost[i]
-        if b >= 0:
-            model_requests[m] += 1  # cost by model: every filter but the models filter
-            if not np.isnan(c):
-                model_cost[m] += c
-        if by_model and not model_ok[m]:
-            continue
-        g = team[i]
+        g = group[i]
         if p >= 0:
             cnt[g, n_buckets + n_models + p] += 1
         if b < 0:
             continue
         cnt[g, b] += 1
         cnt[g, n_buckets + m] += 1
-        per_user[g, user[i]] += 1
+        if users_of_group:
+            per_user[g, user[i]] += 1
         acc[g, REQUESTS] += 1
         acc[g, INPUT] += inp[i]
         acc[g, OUTPUT] += out[i]
+        acc[g, LAST_TEAM] = team[i]  # rows are in time order: the last one wins
         if np.isnan(c):
             acc[g, UNPRICED] += 1
         else:
@@ -198,44 +149,25 @@ def _model_totals(n_models):
     return np.zeros(n_models, dtype=np.int64), np.zeros(n_models, dtype=np.float64)
 
 
-def user_pass(columns, filters, buckets, n_users, n_models):
-    """Per user: accumulator rows (`WIDTH` columns), and request counts per bucket, then per
-    model, then per period (``counts[u, b]``, ``counts[u, n_buckets + m]``,
-    ``counts[u, n_buckets + n_models + p]``); then per model, requests and cost under every
-    filter but the models filter. ``buckets`` as `Tables` gives them."""
+def view_pass(columns, filters, buckets, group, n_groups, n_models, n_users=0):
+    """Per code of ``group`` (the slice's user or team column): accumulator rows (`WIDTH`
+    columns; ``LAST_TEAM`` is the team of the latest request), request counts per bucket, then
+    per model, then per period (``counts[g, b]``, ``counts[g, n_buckets + m]``,
+    ``counts[g, n_buckets + n_models + p]``), and with ``n_users`` requests per user
+    (``per_user[g, u]``; empty without); then per model, requests and cost under every filter
+    but the models filter."""
     n_buckets, n_periods = len(buckets[2]) - 1, len(buckets[4]) - 1
 
     def make():
-        acc = np.zeros((n_users, WIDTH), dtype=np.int64)
+        acc = np.zeros((n_groups, WIDTH), dtype=np.int64)
         acc[:, LAST_TEAM] = -1
-        counts = np.zeros((n_users, n_buckets + n_models + n_periods), dtype=np.int32)
-        return acc, counts, *_model_totals(n_models)
+        counts = np.zeros((n_groups, n_buckets + n_models + n_periods), dtype=np.int32)
+        per_user = np.zeros((n_groups, n_users) if n_users else (0, 0), dtype=np.int32)
+        return acc, counts, per_user, *_model_totals(n_models)
 
-    def chunk(lo, hi, acc, counts, model_requests, model_cost):
-        _user_chunk(
-            lo, hi, acc, counts, model_requests, model_cost, *columns, *filters, *buckets, n_buckets, n_models
-        )
-
-    return _merge(_run(chunk, _chunks(len(columns[0])), make))
-
-
-def team_pass(columns, filters, buckets, n_teams, n_users, n_models):
-    """Per team: accumulator rows, request counts per bucket, model and period (as in
-    `user_pass`), and per user; then per model, requests and cost under every filter but the
-    models filter."""
-    n_buckets, n_periods = len(buckets[2]) - 1, len(buckets[4]) - 1
-
-    def make():
-        return (
-            np.zeros((n_teams, WIDTH), dtype=np.int64),
-            np.zeros((n_teams, n_buckets + n_models + n_periods), dtype=np.int32),
-            np.zeros((n_teams, n_users), dtype=np.int32),
-            *_model_totals(n_models),
-        )
-
-    def chunk(lo, hi, acc, counts, users, model_requests, model_cost):
-        _team_chunk(
-            lo, hi, acc, counts, users, model_requests, model_cost,
+    def chunk(lo, hi, acc, counts, per_user, model_requests, model_cost):
+        _view_chunk(
+            lo, hi, acc, counts, per_user, model_requests, model_cost, group,
             *columns, *filters, *buckets, n_buckets, n_models,
         )  # fmt: skip
 

@@ -108,7 +108,8 @@ def report(
     now_ts = _as_utc(now)
     window = window_for(selection, now_ts, tz)
     view = _user_view if selection.view == "user" else _team_view
-    kpis, activity, table, cost_by_model, anomalies = view(store, selection, window)
+    part = _Pass.over(store, selection, window)
+    kpis, activity, table, cost_by_model, anomalies = view(store, part, window)
     before = len(table.codes)
     labels = window.labels
     return Report(
@@ -122,7 +123,7 @@ def report(
         rows_before_search=before,
         start=labels[0] if len(labels) else pd.NaT,
         end=pd.Timestamp(window.end_ns, tz="UTC").tz_convert(tz),
-        **_previous(store, selection, window),
+        **_previous(store, selection, window, part.filters),
         cost_by_model=cost_by_model,
         anomalies=anomalies,
     )
@@ -166,6 +167,9 @@ class _Pass:
         columns = tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
         return cls(columns, _filters(store, selection), tables, window.n_buckets, periods.n_buckets)
 
+    def column(self, name: str) -> np.ndarray:
+        return self.columns[_PASS_COLUMNS.index(name)]
+
 
 def _slice(store: RequestStore, start_ns: int, end_ns: int) -> tuple[int, int]:
     ts = store.column("ts")
@@ -183,7 +187,7 @@ def _filters(store: RequestStore, selection: Selection) -> tuple[np.ndarray, ...
 
 
 def _kpis(acc: np.ndarray, active_users: int) -> dict[str, Any]:
-    totals = acc.sum(axis=0)
+    totals = acc[:, : kernel.UNPRICED + 1].sum(axis=0)  # the counts: requests, tokens, unpriced
     return _kpis_of(totals, float(acc.view(np.float64)[:, kernel.COST].sum()), active_users)
 
 
@@ -266,12 +270,11 @@ def _arrow_column(values: pa.Array) -> pd.arrays.ArrowExtensionArray:
 _View = tuple[dict[str, Any], pd.DataFrame, _Table, pd.DataFrame, pd.DataFrame]
 
 
-def _user_view(store: RequestStore, selection: Selection, window: Window) -> _View:
+def _user_view(store: RequestStore, part: _Pass, window: Window) -> _View:
     """KPIs, activity, rows, cost by model and anomalies of the user view, from one pass."""
-    part = _Pass.over(store, selection, window)
     nb, nm = part.n_buckets, len(store.models)
-    acc, counts, model_requests, model_cost = kernel.user_pass(
-        part.columns, part.filters, part.tables, len(store.users.ids), nm
+    acc, counts, _, model_requests, model_cost = kernel.view_pass(
+        part.columns, part.filters, part.tables, part.column("user"), len(store.users.ids), nm
     )
     labels = _labels(store)
     active = _by_label(np.flatnonzero(acc[:, kernel.REQUESTS]), labels.user_rank)
@@ -291,12 +294,11 @@ def _user_view(store: RequestStore, selection: Selection, window: Window) -> _Vi
     return _kpis(acc, len(active)), activity, table, by_model, anomalies
 
 
-def _team_view(store: RequestStore, selection: Selection, window: Window) -> _View:
+def _team_view(store: RequestStore, part: _Pass, window: Window) -> _View:
     """KPIs, activity, rows, cost by model and anomalies of the team view, from one pass."""
-    part = _Pass.over(store, selection, window)
-    nb, nm = part.n_buckets, len(store.models)
-    acc, counts, per_user, model_requests, model_cost = kernel.team_pass(
-        part.columns, part.filters, part.tables, len(store.teams), len(store.users.ids), nm
+    nb, nm, teams, users = part.n_buckets, len(store.models), len(store.teams), len(store.users.ids)
+    acc, counts, per_user, model_requests, model_cost = kernel.view_pass(
+        part.columns, part.filters, part.tables, part.column("team"), teams, nm, users
     )
     labels = _labels(store)
     requests = acc[:, kernel.REQUESTS]
@@ -330,12 +332,15 @@ def _cost_by_model(labels: _Labels, requests: np.ndarray, cost: np.ndarray) -> p
     })  # fmt: skip
 
 
-def _previous(store: RequestStore, selection: Selection, window: Window) -> dict[str, Any]:
-    """KPIs of the period of the same length right before the window (a totals-only pass)."""
+def _previous(
+    store: RequestStore, selection: Selection, window: Window, filters: tuple[np.ndarray, ...]
+) -> dict[str, Any]:
+    """KPIs of the period of the same length right before the window (a totals-only pass under
+    the same filter tables)."""
     before = previous_window(selection, window)
     lo, hi = _slice(store, before.start_ns, before.end_ns)
     columns = tuple(store.column(name)[lo:hi] for name in _TOTALS_COLUMNS)
-    totals, cost, users = kernel.totals_pass(columns, _filters(store, selection), len(store.users.ids))
+    totals, cost, users = kernel.totals_pass(columns, filters, len(store.users.ids))
     return {
         "previous_kpis": _kpis_of(totals, cost, users),
         "previous_start": pd.Timestamp(before.start_ns, tz="UTC").tz_convert(window.tz),
