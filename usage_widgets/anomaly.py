@@ -85,7 +85,8 @@ def flag_rows(
     baseline, latest = np.log1p(counts[:, :-1]), counts[:, -1]
     started = np.cumsum(counts[:, :-1] > 0, axis=1) > 0
     days = started.sum(axis=1)
-    judged = np.flatnonzero(days >= min_history)
+    long_enough = days >= min_history
+    judged = np.flatnonzero(long_enough)
     median, spread = np.zeros(rows), np.ones(rows)
     if len(judged):
         usual = np.where(started[judged], baseline[judged], np.inf)  # days before the first: last
@@ -93,8 +94,15 @@ def flag_rows(
         mad = _medians(np.abs(usual - median[judged, None]), days[judged])
         spread[judged] = np.maximum(mad, min_spread)
     threshold = median + k * spread
-    flagged = (days >= min_history) & (latest >= min_requests) & (np.log1p(latest) > threshold)
+    flagged = long_enough & (latest >= min_requests) & (np.log1p(latest) > threshold)
     return Flags(flagged, latest, np.expm1(median), np.expm1(threshold))
+
+
+def could_flag(history: np.ndarray, *, min_requests: int = MIN_REQUESTS) -> np.ndarray:
+    """Which rows of ``history`` the rule could flag: those with at least ``min_requests`` in
+    the latest period (the others need not be judged)."""
+    history = np.asarray(history)
+    return history[:, -1] >= min_requests if history.shape[1] else np.zeros(len(history), dtype=bool)
 
 
 def _medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:

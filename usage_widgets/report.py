@@ -356,8 +356,7 @@ def _flagged(history: np.ndarray, names: Any, key: str) -> pd.DataFrame:
     flags: ``latest``, ``median``, ``threshold`` and the ``reason`` in words, by name."""
     from . import anomaly
 
-    # The rule flags no row with fewer requests in the latest period: judge only the others.
-    seen = np.flatnonzero(history[:, -1] >= anomaly.MIN_REQUESTS) if history.shape[1] else np.zeros(0, int)
+    seen = np.flatnonzero(anomaly.could_flag(history))
     flags = anomaly.flag_rows(history[seen])
     hit = np.flatnonzero(flags.flagged)
     return pd.DataFrame(
