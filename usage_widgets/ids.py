@@ -44,7 +44,7 @@ class IdSet:
     """
 
     def __init__(self) -> None:
-        self._slots = (np.zeros(1024, dtype=np.uint64), np.zeros(1024, dtype=np.uint64))
+        self._slots = np.zeros((1024, 2), dtype=np.uint64)  # an id's two hashes share a cache line
         self._held = 0
 
     def __len__(self) -> int:
@@ -52,22 +52,21 @@ class IdSet:
 
     def contains(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
         """Per id: whether the set holds it."""
-        return kernel.id_probe(*self._slots, h1, h2)
+        return kernel.id_probe(self._slots, h1, h2)
 
     def reserve(self, ids: int) -> None:
         """Make room for ``ids`` ids in all, so adding them never copies the table."""
-        size = len(self._slots[0])
+        size = len(self._slots)
         if ids * 4 > size * 3:
             while ids * 5 > size * 3:  # at most 60% full after growing
                 size *= 2
-            old1, old2 = self._slots
-            self._slots = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.uint64))
-            used = old1 != 0
-            kernel.id_insert(*self._slots, old1[used], old2[used])
+            old = self._slots[self._slots[:, 0] != 0]
+            self._slots = np.zeros((size, 2), dtype=np.uint64)
+            kernel.id_insert(self._slots, old[:, 0], old[:, 1])
 
     def add(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
         """Add ids; per id, whether it was new (not held, nor earlier in ``h1``)."""
         self.reserve(self._held + len(h1))
-        new = kernel.id_insert(*self._slots, h1, h2)
+        new = kernel.id_insert(self._slots, h1, h2)
         self._held += int(new.sum())
         return new

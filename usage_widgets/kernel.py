@@ -211,15 +211,15 @@ def hash_strings(offsets, data):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def id_probe(slots1, slots2, h1, h2):  # pragma: no cover - compiled
+def id_probe(slots, h1, h2):  # pragma: no cover - compiled
     """Per id (its two hashes): whether the open-addressing table (`id_insert`) holds it."""
-    mask = np.uint64(slots1.shape[0] - 1)
+    mask = np.uint64(slots.shape[0] - 1)
     found = np.zeros(h1.shape[0], dtype=np.bool_)
     for i in range(h1.shape[0]):
         a, b = h1[i] | np.uint64(1), h2[i]  # h1 | 1 is never 0, which marks a free slot
         s = b & mask
-        while slots1[s] != 0:
-            if slots1[s] == a and slots2[s] == b:
+        while slots[s, 0] != 0:
+            if slots[s, 0] == a and slots[s, 1] == b:
                 found[i] = True
                 break
             s = (s + np.uint64(1)) & mask
@@ -227,20 +227,21 @@ def id_probe(slots1, slots2, h1, h2):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def id_insert(slots1, slots2, h1, h2):  # pragma: no cover - compiled
-    """Add ids (their two hashes) to an open-addressing table with linear probing (size a
-    power of two, kept under three quarters full by the caller); returns which were new."""
-    mask = np.uint64(slots1.shape[0] - 1)
+def id_insert(slots, h1, h2):  # pragma: no cover - compiled
+    """Add ids (their two hashes) to an open-addressing table with linear probing (one row of
+    ``slots`` per slot, a power of two of them, kept under three quarters full by the caller);
+    returns which were new."""
+    mask = np.uint64(slots.shape[0] - 1)
     new = np.zeros(h1.shape[0], dtype=np.bool_)
     for i in range(h1.shape[0]):
         a, b = h1[i] | np.uint64(1), h2[i]
         s = b & mask
         while True:
-            if slots1[s] == 0:
-                slots1[s], slots2[s] = a, b
+            if slots[s, 0] == 0:
+                slots[s, 0], slots[s, 1] = a, b
                 new[i] = True
                 break
-            if slots1[s] == a and slots2[s] == b:
+            if slots[s, 0] == a and slots[s, 1] == b:
                 break
             s = (s + np.uint64(1)) & mask
     return new
