@@ -134,8 +134,8 @@ def report_parts(store, sel, repeat: int) -> dict[str, float]:
 
     def main_pass():
         part = module._Pass.over(store, sel, window)
-        users, models = len(store.users.ids), len(store.models)
-        kernel.view_pass(part.columns, part.filters, part.tables, part.column("user"), users, models)
+        shape = part.shape(store, len(store.users.ids), False)
+        kernel.view_pass(part.columns, part.filters, part.segments, shape)
 
     whole = timed(lambda: report(store, sel, now=NOW, tz="UTC"), repeat)[0]
     compiled = timed(main_pass, repeat)[0]

@@ -1,7 +1,9 @@
-"""Paths taken only by large logs: a pass split among threads, tag sets beyond 63 tags."""
+"""Paths taken only by large or growing logs: a pass split among threads, tag sets beyond 63
+tags, finished days kept in another order than time, late requests."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 import pandas as pd
@@ -31,6 +33,63 @@ def test_split_pass_gives_the_same_report(
     pd.testing.assert_frame_equal(split.cost_by_model, whole.cost_by_model, check_exact=False, rtol=1e-12)
     assert len(whole.cost_by_model) > len(models)  # the models filter leaves cost by model whole
     pd.testing.assert_frame_equal(split.anomalies, whole.anomalies)
+
+
+NOW = "2026-03-10T12:00Z"
+
+
+def _report_parts(rep: uw.Report) -> tuple:
+    return rep.kpis, rep.previous_kpis, rep.activity, rep.breakdown, rep.cost_by_model, rep.anomalies
+
+
+@pytest.mark.parametrize("view", ["user", "team"])
+def test_a_log_fed_in_batches_across_midnights_with_late_requests_reports_as_one_loaded_at_once(
+    monkeypatch: pytest.MonkeyPatch, view: str
+) -> None:
+    """Live Mode's way: six-hour batches, each midnight finishing a day (sorted for the pass),
+    and some requests arriving days late, which puts finished days back in time order."""
+    log = uw.demo_log(5, users=40, days=8, now=NOW)
+    late = log.sample(frac=0.03, random_state=2).index
+    on_time = log.drop(late)
+    grown = uw.RequestStore()
+    batches = pd.date_range("2026-03-02", "2026-03-11", freq="6h", tz="UTC")
+    for lo, hi in itertools.pairwise(batches):
+        grown.append(on_time[(on_time["timestamp"] >= lo) & (on_time["timestamp"] < hi)])
+        if lo == pd.Timestamp("2026-03-07", tz="UTC"):  # the late requests of three days and more ago
+            grown.append(log.loc[late][log.loc[late, "timestamp"] < lo - pd.Timedelta(days=3)])
+    grown.append(log.loc[late])  # and the rest (the ones above are counted once)
+    whole = uw.RequestStore.from_log(log)
+    assert len(grown) == len(whole) == len(log)
+    monkeypatch.setattr(kernel, "MIN_CHUNK", 50)  # runs cut between threads, too
+    for selection, now, tz in [
+        (uw.Selection(view=view, range="7d"), NOW, "UTC"),
+        (uw.Selection(view=view, range="24h"), "2026-03-08T15:37Z", "Asia/Kolkata"),  # now in a finished day
+        (uw.Selection(view=view, range="custom", start="2026-03-03", end="2026-03-06"), NOW, "Asia/Tokyo"),
+    ]:
+        got = _report_parts(uw.report(grown, selection, now=now, tz=tz))
+        want = _report_parts(uw.report(whole, selection, now=now, tz=tz))
+        assert got[0]["requests"] > 0 and got[1]["requests"] > 0
+        for mine, theirs in zip(got, want, strict=True):
+            if isinstance(mine, dict):
+                assert mine == pytest.approx(theirs)
+            else:
+                pd.testing.assert_frame_equal(mine, theirs, check_exact=False, rtol=1e-12)
+
+
+def test_the_team_shown_is_that_of_the_latest_request_when_a_day_is_kept_by_model() -> None:
+    """A finished day holds a user's requests by model, then time: here the later request comes
+    first (its model was seen first), and the badge must still show the team it was made in."""
+    log = pd.DataFrame({
+        "request_id": ["r1", "r2", "r3", "r4"],
+        "timestamp": pd.to_datetime(
+            ["2026-03-02 09:00", "2026-03-02 10:00", "2026-03-02 14:00", "2026-03-03 08:00"], utc=True
+        ),
+        "user_id": ["other", "mover", "mover", "other"], "team": ["alpha", "alpha", "beta", "alpha"],
+        "api_key": "k", "model": ["a-model", "z-model", "a-model", "a-model"],
+        "input_tokens": 10, "output_tokens": 5, "cost": 0.01,
+    })  # fmt: skip
+    rep = uw.report(log, uw.Selection(range="7d"), now="2026-03-03T12:00Z")
+    assert rep.breakdown.set_index("user_id").loc["mover", "team"] == "beta"
 
 
 @pytest.mark.parametrize("distinct_tags", [5, 70])  # bit words up to 63 tags, text beyond

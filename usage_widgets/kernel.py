@@ -1,16 +1,21 @@
-"""The report's compiled passes over the selected requests (numba), and the hashing behind
-request ids and tag sets.
+"""The report's compiled passes over the selected requests (numba), the order rows are kept in
+for them, and the hashing behind request ids and tag sets.
 
-The view's pass reads a time slice of the store's encoded columns once: from the earlier of the
-window's start and the anomaly rule's 29 rolling days to the window's end. It keeps a request
-when its key, team, tag set and model pass the filter tables, finds its bucket and its rolling
-day from its quarter hour (`usage_widgets.timewindow.quarter_table`: exact, with the request's
-own time deciding in the few quarters an edge splits), and updates every accumulator the view
-needs: totals, requests per bucket, per model and per rolling day, and the per-model totals
-behind cost by model (before the models filter). A lean pass gives the previous period's
-totals. A long slice is cut into one chunk per core, each run on its own thread (the compiled
-code releases the GIL) with its own accumulators, added up at the end. Scattered updates to
-per-user counters, not reading the columns, are what a pass costs. The compiled code is cached
+The store keeps each finished UTC day's requests sorted by user, then model, then time
+(`block_order`), and only the current day by time. So a pass meets a user's requests of one
+day and one model together: it adds them up in registers and touches the user's counters once
+per run, not once per request (scattered updates to per-user counters are what made a pass
+slow). The view's pass reads a row range of the store's encoded columns once: the UTC days
+from the earlier of the window's start and the anomaly rule's 29 rolling days to the window's
+end. It keeps a request when its key, team, tag set and model pass the filter tables, and finds
+its segment (a span between two consecutive edges of the buckets and the rolling days) from its
+quarter hour (`usage_widgets.timewindow.quarter_table`: exact, with the request's own time
+deciding in the few quarters an edge splits, and requests outside the window left out). A run
+ends where the user, team, model or segment changes; its totals then go to the accumulators:
+totals, requests per bucket, per model and per rolling day, and the per-model totals behind
+cost by model (before the models filter). A lean pass gives the previous period's totals. A
+long range is cut into one chunk per core, each run on its own thread (the compiled code
+releases the GIL) with its own accumulators, added up at the end. The compiled code is cached
 on disk (``cache=True``): only the first run on a machine pays for compiling.
 """
 
@@ -23,76 +28,176 @@ from numba import njit
 
 from .timewindow import OUTSIDE, SPLIT
 
-# Columns of the per-entity accumulator rows (int64; COST holds float64 bits).
-REQUESTS, INPUT, OUTPUT, UNPRICED, LAST_TEAM, COST = range(6)
+# Columns of the per-entity accumulator rows (int64; COST holds float64 bits; LAST_TEAM is the
+# team of the latest request, at time LAST_TS).
+REQUESTS, INPUT, OUTPUT, UNPRICED, LAST_TEAM, COST, LAST_TS = range(7)
 WIDTH = 8
 
 
 @njit(cache=True, nogil=True)
+def block_order(starts, user, model, n_users, n_models):  # pragma: no cover - compiled
+    """The order that sorts each day's rows (``starts``: where each day begins, and where the
+    last ends; rows given in time order) by user, then model, then time: per day, two stable
+    counting sorts, by model and then by user."""
+    order = np.arange(user.shape[0])
+    by_model = np.empty_like(order)
+    for d in range(starts.shape[0] - 1):
+        _counting_sort(model, n_models, order, by_model, starts[d], starts[d + 1])
+        _counting_sort(user, n_users, by_model, order, starts[d], starts[d + 1])
+    return order
+
+
+@njit(cache=True, nogil=True)
+def _counting_sort(keys, size, source, target, lo, hi):  # pragma: no cover - compiled
+    """``target[lo:hi]``: the rows ``source[lo:hi]`` stably sorted by ``keys[row]`` (< size)."""
+    at = np.zeros(size + 1, dtype=np.int64)
+    for i in range(lo, hi):
+        at[keys[source[i]] + 1] += 1
+    at[0] = lo
+    for k in range(size):
+        at[k + 1] += at[k]
+    for i in range(lo, hi):
+        row = source[i]
+        k = keys[row]
+        target[at[k]] = row
+        at[k] += 1
+
+
+@njit(cache=True, nogil=True)
 def _view_chunk(
-    lo, hi, acc, cnt, per_user, model_requests, model_cost, group,
-    ts, quarter, user, team, key, model, tagset, inp, out, cost,
-    key_ok, team_ok, tag_ok, model_ok, q0, table, edges, periods, period_edges, n_buckets, n_models,
+    lo,
+    hi,
+    acc,
+    cnt,
+    per_user,
+    model_requests,
+    model_cost,
+    team_view,
+    ts,
+    quarter,
+    user,
+    team,
+    key,
+    model,
+    tagset,
+    inp,
+    out,
+    cost,
+    key_ok,
+    team_ok,
+    tag_ok,
+    model_ok,
+    q0,
+    table,
+    edges,
+    seg_bucket,
+    seg_period,
+    n_buckets,
+    n_models,
 ):  # pragma: no cover - compiled
     spent = acc.view(np.float64)
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
-    by_model, users_of_group = model_ok.shape[0] > 0, per_user.shape[0] > 0
-    n_periods = period_edges.shape[0] - 1
-    for i in range(lo, hi):
-        if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
-            by_tag and not tag_ok[tagset[i]]
-        ):
-            continue
-        q = quarter[i] - q0
-        b = table[q]
-        if b == SPLIT:  # an edge falls inside this quarter hour: the request's own time decides
-            b = np.searchsorted(edges, ts[i], side="right") - 1
-            if b >= n_buckets:
-                b = OUTSIDE
-        p = periods[q]
-        if p == SPLIT:
-            p = np.searchsorted(period_edges, ts[i], side="right") - 1
-            if p >= n_periods:
-                p = OUTSIDE
-        m = model[i]
-        c = cost[i]
-        if b >= 0:
-            model_requests[m] += 1  # cost by model: every filter but the models filter
-            if not np.isnan(c):
-                model_cost[m] += c
-        if by_model and not model_ok[m]:
-            continue
-        g = group[i]
-        if p >= 0:
-            cnt[g, n_buckets + n_models + p] += 1
-        if b < 0:
-            continue
-        cnt[g, b] += 1
-        cnt[g, n_buckets + m] += 1
-        if users_of_group:
-            per_user[g, user[i]] += 1
-        acc[g, REQUESTS] += 1
-        acc[g, INPUT] += inp[i]
-        acc[g, OUTPUT] += out[i]
-        acc[g, LAST_TEAM] = team[i]  # rows are in time order: the last one wins
-        if np.isnan(c):
-            acc[g, UNPRICED] += 1
+    by_model = model_ok.shape[0] > 0
+    n_segments = edges.shape[0] - 1
+    cu, ct, cm, cs, last = -1, -1, -1, -1, -1  # the run: user, team, model, segment, last row
+    requests, tokens_in, tokens_out, unpriced, total = 0, 0, 0, 0, 0.0
+    for i in range(lo, hi + 1):
+        end = i == hi
+        if not end:
+            if (
+                (by_key and not key_ok[key[i]])
+                or (by_team and not team_ok[team[i]])
+                or (by_tag and not tag_ok[tagset[i]])
+            ):
+                continue
+            s = table[quarter[i] - q0]
+            if s == SPLIT:  # an edge falls inside this quarter hour: the request's own time decides
+                s = np.searchsorted(edges, ts[i], side="right") - 1
+                if s >= n_segments:
+                    s = OUTSIDE
+            if s < 0:
+                continue
+            u, t, m = user[i], team[i], model[i]
         else:
-            spent[g, COST] += c
+            s, u, t, m = -1, -1, -1, -1
+        if end or u != cu or t != ct or m != cm or s != cs:
+            if cu >= 0:  # the run ends: its totals go to the accumulators
+                b, p = seg_bucket[cs], seg_period[cs]
+                if b >= 0:  # cost by model: every filter but the models filter
+                    model_requests[cm] += requests
+                    model_cost[cm] += total
+                if not by_model or model_ok[cm]:
+                    g = ct if team_view else cu
+                    if p >= 0:
+                        cnt[g, n_buckets + n_models + p] += requests
+                    if b >= 0:
+                        cnt[g, b] += requests
+                        cnt[g, n_buckets + cm] += requests
+                        if team_view:
+                            per_user[g, cu] += requests
+                        acc[g, REQUESTS] += requests
+                        acc[g, INPUT] += tokens_in
+                        acc[g, OUTPUT] += tokens_out
+                        acc[g, UNPRICED] += unpriced
+                        spent[g, COST] += total
+                        if ts[last] >= acc[g, LAST_TS]:
+                            acc[g, LAST_TS] = ts[last]
+                            acc[g, LAST_TEAM] = ct
+            if end:
+                break
+            cu, ct, cm, cs = u, t, m, s
+            requests, tokens_in, tokens_out, unpriced, total = 0, 0, 0, 0, 0.0
+        requests += 1
+        tokens_in += inp[i]
+        tokens_out += out[i]
+        c = cost[i]
+        if np.isnan(c):
+            unpriced += 1
+        else:
+            total += c
+        last = i
 
 
 @njit(cache=True, nogil=True)
 def _totals_chunk(
-    lo, hi, seen, sums, spent, user, team, key, model, tagset, inp, out, cost,
-    key_ok, team_ok, tag_ok, model_ok,
+    lo,
+    hi,
+    seen,
+    sums,
+    spent,
+    ts,
+    quarter,
+    user,
+    team,
+    key,
+    model,
+    tagset,
+    inp,
+    out,
+    cost,
+    key_ok,
+    team_ok,
+    tag_ok,
+    model_ok,
+    q0,
+    table,
+    edges,
 ):  # pragma: no cover - compiled
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
     by_model = model_ok.shape[0] > 0
     requests, tokens_in, tokens_out, unpriced, total = 0, 0, 0, 0, 0.0
     for i in range(lo, hi):
-        if (by_key and not key_ok[key[i]]) or (by_team and not team_ok[team[i]]) or (
-            by_tag and not tag_ok[tagset[i]]
-        ) or (by_model and not model_ok[model[i]]):
+        if (
+            (by_key and not key_ok[key[i]])
+            or (by_team and not team_ok[team[i]])
+            or (by_tag and not tag_ok[tagset[i]])
+            or (by_model and not model_ok[model[i]])
+        ):
+            continue
+        inside = table[quarter[i] - q0]
+        if inside == SPLIT:
+            inside = 0 if edges[0] <= ts[i] < edges[1] else OUTSIDE
+        if inside < 0:
             continue
         seen[user[i]] = 1
         requests += 1
@@ -131,15 +236,16 @@ def _run(chunk, bounds, make):
 
 
 def _merge(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
-    """Parts' accumulators added up; the latest team is that of the last part that saw one."""
+    """Parts' accumulators added up; the latest team is that of the latest request of any part."""
     acc, *rest = parts[0]  # the first part's arrays are its own: add the others into them
     for later in parts[1:]:
         part = later[0]
-        seen = part[:, REQUESTS] > 0
+        newer = part[:, LAST_TS] >= acc[:, LAST_TS]
         for j in (REQUESTS, INPUT, OUTPUT, UNPRICED):
             acc[:, j] += part[:, j]
         acc.view(np.float64)[:, COST] += part.view(np.float64)[:, COST]
-        acc[seen, LAST_TEAM] = part[seen, LAST_TEAM]
+        acc[newer, LAST_TEAM] = part[newer, LAST_TEAM]
+        acc[newer, LAST_TS] = part[newer, LAST_TS]
         for total, extra in zip(rest, later[1:], strict=True):
             total += extra
     return (acc, *rest)
@@ -149,40 +255,44 @@ def _model_totals(n_models):
     return np.zeros(n_models, dtype=np.int64), np.zeros(n_models, dtype=np.float64)
 
 
-def view_pass(columns, filters, buckets, group, n_groups, n_models, n_users=0):
-    """Per code of ``group`` (the slice's user or team column): accumulator rows (`WIDTH`
-    columns; ``LAST_TEAM`` is the team of the latest request), request counts per bucket, then
-    per model, then per period (``counts[g, b]``, ``counts[g, n_buckets + m]``,
-    ``counts[g, n_buckets + n_models + p]``), and with ``n_users`` requests per user
-    (``per_user[g, u]``; empty without); then per model, requests and cost under every filter
-    but the models filter."""
-    n_buckets, n_periods = len(buckets[2]) - 1, len(buckets[4]) - 1
+def view_pass(columns, filters, segments, shape, team_view=False):
+    """Per user (per team with ``team_view``): accumulator rows (`WIDTH` columns), request
+    counts per bucket, then per model, then per rolling day (``counts[g, b]``,
+    ``counts[g, n_buckets + m]``, ``counts[g, n_buckets + n_models + p]``), and in the team view
+    requests per user (``per_user[g, u]``; empty otherwise); then per model, requests and cost
+    under every filter but the models filter. ``segments`` is ``(q0, table, edges, bucket,
+    period)``: the segments' quarter table and edges, and each segment's bucket and rolling
+    day (`OUTSIDE` when in none); ``shape`` is ``(n_groups, n_buckets, n_models, n_periods,
+    n_users)``."""
+    n_groups, n_buckets, n_models, n_periods, n_users = shape
 
     def make():
         acc = np.zeros((n_groups, WIDTH), dtype=np.int64)
         acc[:, LAST_TEAM] = -1
+        acc[:, LAST_TS] = np.iinfo(np.int64).min
         counts = np.zeros((n_groups, n_buckets + n_models + n_periods), dtype=np.int32)
-        per_user = np.zeros((n_groups, n_users) if n_users else (0, 0), dtype=np.int32)
+        per_user = np.zeros((n_groups, n_users) if team_view else (0, 0), dtype=np.int32)
         return acc, counts, per_user, *_model_totals(n_models)
 
     def chunk(lo, hi, acc, counts, per_user, model_requests, model_cost):
         _view_chunk(
-            lo, hi, acc, counts, per_user, model_requests, model_cost, group,
-            *columns, *filters, *buckets, n_buckets, n_models,
+            lo, hi, acc, counts, per_user, model_requests, model_cost, team_view,
+            *columns, *filters, *segments, n_buckets, n_models,
         )  # fmt: skip
 
     return _merge(_run(chunk, _chunks(len(columns[0])), make))
 
 
-def totals_pass(columns, filters, n_users):
+def totals_pass(columns, filters, period, n_users):
     """Requests, input and output tokens, unpriced requests (int64 array indexed like the
-    accumulator rows), cost, and how many distinct users: the previous period's KPIs."""
+    accumulator rows), cost, and how many distinct users, of the requests in ``period``
+    (``(q0, table, edges)``: its quarter table and its two edges): the previous period's KPIs."""
 
     def make():
         return np.zeros(n_users, np.uint8), np.zeros(WIDTH, np.int64), np.zeros(1, np.float64)
 
     def chunk(lo, hi, seen, sums, spent):
-        _totals_chunk(lo, hi, seen, sums, spent, *columns, *filters)
+        _totals_chunk(lo, hi, seen, sums, spent, *columns, *filters, *period)
 
     parts = _run(chunk, _chunks(len(columns[0])), make)
     seen = np.logical_or.reduce([p[0] > 0 for p in parts])

@@ -14,7 +14,7 @@ import pyarrow as pa
 from . import kernel
 from .selection import Selection
 from .store import RequestStore
-from .timewindow import QUARTER_NS, Window, previous_window, quarter_table, rolling_days, window_for
+from .timewindow import DAY_NS, QUARTER_NS, Window, previous_window, quarter_table, rolling_days, window_for
 
 
 @dataclass(frozen=True)
@@ -141,14 +141,15 @@ _PASS_COLUMNS = (
 
 @dataclass
 class _Pass:
-    """What one compiled pass needs: the slice of requests from the earlier of the window's
-    and the anomaly periods' starts to the window's end, the filter tables (key, team, tag set,
-    model; empty when a filter is off), and per quarter hour of the slice its bucket and its
-    period (`quarter_table`: exact in every zone), with the edges for quarters an edge splits."""
+    """What one compiled pass needs: the rows that hold the requests from the earlier of the
+    window's and the anomaly periods' starts to the window's end, the filter tables (key, team,
+    tag set, model; empty when a filter is off), and the segments: the spans between
+    consecutive edges of the buckets and periods, each with its bucket and its period, found
+    per quarter hour (`quarter_table`: exact in every zone; requests outside are left out)."""
 
     columns: tuple[np.ndarray, ...]
     filters: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    tables: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    segments: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     n_buckets: int
     n_periods: int
 
@@ -157,23 +158,40 @@ class _Pass:
         from . import anomaly
 
         periods = rolling_days(window.end_ns, anomaly.PERIODS, window.tz)
-        start = min(window.start_ns, periods.start_ns)
-        lo, hi = _slice(store, start, window.end_ns)
-        q0, q1 = start // QUARTER_NS, window.end_ns // QUARTER_NS
-        tables = (
-            q0, quarter_table(window.edges, q0, q1), window.edges,
-            quarter_table(periods.edges, q0, q1), periods.edges,
+        edges = np.union1d(window.edges[window.edges <= window.end_ns], periods.edges)
+        starts = edges[:-1]
+        q0, q1 = _quarters(int(edges[0]), window.end_ns)
+        segments = (
+            q0, quarter_table(edges, q0, q1), edges,
+            _which(window.edges, starts), _which(periods.edges, starts),
         )  # fmt: skip
-        columns = tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
-        return cls(columns, _filters(store, selection), tables, window.n_buckets, periods.n_buckets)
+        columns = _rows(store, int(edges[0]), window.end_ns)
+        return cls(columns, _filters(store, selection), segments, window.n_buckets, periods.n_buckets)
 
     def column(self, name: str) -> np.ndarray:
         return self.columns[_PASS_COLUMNS.index(name)]
 
+    def shape(self, store: RequestStore, n_groups: int, team_view: bool) -> tuple[int, ...]:
+        users = len(store.users.ids) if team_view else 0
+        return n_groups, self.n_buckets, len(store.models), self.n_periods, users
 
-def _slice(store: RequestStore, start_ns: int, end_ns: int) -> tuple[int, int]:
-    ts = store.column("ts")
-    return int(np.searchsorted(ts, start_ns, side="left")), int(np.searchsorted(ts, end_ns, side="right"))
+
+def _which(edges: np.ndarray, instants: np.ndarray) -> np.ndarray:
+    """Per instant, the span of ``edges`` it lies in, or `OUTSIDE` (-1)."""
+    span = np.searchsorted(edges, instants, side="right") - 1
+    return np.where(span < len(edges) - 1, span, -1).astype(np.int64)
+
+
+def _quarters(start_ns: int, end_ns: int) -> tuple[int, int]:
+    """The first and last quarter hours of the UTC days from ``start_ns`` to ``end_ns``: those
+    of every row `RequestStore.rows_between` may give."""
+    per_day = DAY_NS // QUARTER_NS
+    return start_ns // DAY_NS * per_day, (end_ns // DAY_NS + 1) * per_day - 1
+
+
+def _rows(store: RequestStore, start_ns: int, end_ns: int) -> tuple[np.ndarray, ...]:
+    lo, hi = store.rows_between(start_ns, end_ns)
+    return tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
 
 
 def _filters(store: RequestStore, selection: Selection) -> tuple[np.ndarray, ...]:
@@ -274,7 +292,7 @@ def _user_view(store: RequestStore, part: _Pass, window: Window) -> _View:
     """KPIs, activity, rows, cost by model and anomalies of the user view, from one pass."""
     nb, nm = part.n_buckets, len(store.models)
     acc, counts, _, model_requests, model_cost = kernel.view_pass(
-        part.columns, part.filters, part.tables, part.column("user"), len(store.users.ids), nm
+        part.columns, part.filters, part.segments, part.shape(store, len(store.users.ids), False)
     )
     labels = _labels(store)
     active = _by_label(np.flatnonzero(acc[:, kernel.REQUESTS]), labels.user_rank)
@@ -296,9 +314,9 @@ def _user_view(store: RequestStore, part: _Pass, window: Window) -> _View:
 
 def _team_view(store: RequestStore, part: _Pass, window: Window) -> _View:
     """KPIs, activity, rows, cost by model and anomalies of the team view, from one pass."""
-    nb, nm, teams, users = part.n_buckets, len(store.models), len(store.teams), len(store.users.ids)
+    nb, nm = part.n_buckets, len(store.models)
     acc, counts, per_user, model_requests, model_cost = kernel.view_pass(
-        part.columns, part.filters, part.tables, part.column("team"), teams, nm, users
+        part.columns, part.filters, part.segments, part.shape(store, len(store.teams), True), team_view=True
     )
     labels = _labels(store)
     requests = acc[:, kernel.REQUESTS]
@@ -338,17 +356,16 @@ def _previous(
     """KPIs of the period of the same length right before the window (a totals-only pass under
     the same filter tables)."""
     before = previous_window(selection, window)
-    lo, hi = _slice(store, before.start_ns, before.end_ns)
-    columns = tuple(store.column(name)[lo:hi] for name in _TOTALS_COLUMNS)
-    totals, cost, users = kernel.totals_pass(columns, filters, len(store.users.ids))
+    q0, q1 = _quarters(before.start_ns, before.end_ns)
+    edges = np.array([before.start_ns, before.end_ns + 1], dtype=np.int64)
+    period = (q0, quarter_table(edges, q0, q1), edges)
+    columns = _rows(store, before.start_ns, before.end_ns)
+    totals, cost, users = kernel.totals_pass(columns, filters, period, len(store.users.ids))
     return {
         "previous_kpis": _kpis_of(totals, cost, users),
         "previous_start": pd.Timestamp(before.start_ns, tz="UTC").tz_convert(window.tz),
         "previous_end": pd.Timestamp(before.end_ns, tz="UTC").tz_convert(window.tz),
     }
-
-
-_TOTALS_COLUMNS = ("user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost")
 
 
 def _flagged(history: np.ndarray, names: Any, key: str) -> pd.DataFrame:

@@ -1,10 +1,12 @@
-"""The request log in memory as integer-coded columns sorted by time, growing in place.
+"""The request log in memory as integer-coded columns in day blocks, growing in place.
 
 Strings (users, teams, keys, models, tag sets) become small integer codes into dictionaries, so a
 filter is a lookup table indexed by code and every aggregation an array indexed by code, filled by
-a compiled pass (`usage_widgets.kernel`). Rows stay sorted by time, so a time window is a slice
-found by binary search. New requests are appended into spare capacity (amortised O(new rows)),
-which is what Live Mode needs.
+a compiled pass (`usage_widgets.kernel`). Rows are in time order by UTC day; within each finished
+day they are sorted by user, then model, then time, which lets a pass add up a user's requests in
+runs (`kernel.block_order`). The latest day stays in time order, so new requests are appended into
+spare capacity (amortised O(new rows)), which is what Live Mode needs; a day is sorted once, when
+a later day begins. A time window is a range of rows found by binary search (`rows_between`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from . import kernel
 from .errors import LogError, LogWarning
 from .ids import IdSet, id_hashes
 from .schema import ID_DTYPE, load_log, load_part, parquet_parts, warn_about_log
-from .timewindow import QUARTER_NS
+from .timewindow import DAY_NS, QUARTER_NS
 
 _COLUMNS: dict[str, type] = {
     "ts": np.int64,
@@ -130,6 +132,9 @@ class RequestStore:
         self._set_h2: list[int] = []
         self._set_index = pd.Index(np.zeros(0, dtype=np.uint64))  # the first hashes, to look up
         self._set_second = np.zeros(0, dtype=np.uint64)  # the second hashes, as an array
+        self._open = 0  # rows from here on (the latest day) are in time order
+        self._days = np.zeros(0, dtype=np.int64)  # the finished days (UTC days since 1970) ...
+        self._starts = np.zeros(0, dtype=np.int64)  # ... and the row each begins at
         self.version = 0  # bumped on every change, so callers can cache by it
         self.repeats = 0  # requests offered again (same request_id) and counted once
 
@@ -179,10 +184,23 @@ class RequestStore:
         return self._n
 
     def column(self, name: str) -> np.ndarray:
-        """A read-only view of one encoded column (rows sorted by time)."""
+        """A read-only view of one encoded column (rows in day blocks, see the module)."""
         view = self._cols[name][: self._n]
         view.flags.writeable = False
         return view
+
+    def rows_between(self, start_ns: int, end_ns: int) -> tuple[int, int]:
+        """The range of rows that holds every request with ``start_ns <= ts <= end_ns``: whole
+        finished days, and the latest day's rows exactly (a pass leaves out the others)."""
+        ts = self._cols["ts"]
+        return self._row_at(ts, start_ns, "left"), self._row_at(ts, end_ns, "right")
+
+    def _row_at(self, ts: np.ndarray, at_ns: int, side: str) -> int:
+        day = at_ns // DAY_NS
+        if not len(self._days) or day > self._days[-1]:
+            return self._open + int(np.searchsorted(ts[self._open : self._n], at_ns, side=side))
+        k = int(np.searchsorted(self._days, day, side=side))  # left: from its day; right: to its end
+        return int(self._starts[k]) if k < len(self._starts) else self._open
 
     @property
     def watermark(self) -> pd.Timestamp | None:
@@ -220,9 +238,14 @@ class RequestStore:
         encoded = self._encode(frame)
         ts = encoded["ts"]
         self._update_users(frame, encoded["user"], ts)
+        earliest = int(ts.min())
+        if len(self._days) and earliest // DAY_NS <= self._days[-1]:
+            self._reopen(earliest // DAY_NS)  # a request of a finished day: back to time order
         # Where the earliest new request belongs: rows from there on are sorted again (only
         # the new ones, unless some arrive late).
-        first = int(np.searchsorted(self._cols["ts"][: self._n], ts.min(), side="right"))
+        first = self._open + int(
+            np.searchsorted(self._cols["ts"][self._open : self._n], earliest, side="right")
+        )
         in_order = first == self._n and not (ts[1:] < ts[:-1]).any()
         self._grow(len(frame))
         lo, hi = self._n, self._n + len(frame)
@@ -231,6 +254,7 @@ class RequestStore:
         self._n = hi
         if not in_order:
             self._resort(first)
+        self._finish_days()
         self.version += 1
         return len(frame)
 
@@ -326,6 +350,34 @@ class RequestStore:
         order = np.argsort(self._cols["ts"][start : self._n], kind="stable")
         for col in self._cols.values():
             col[start : self._n] = col[start : self._n][order]
+
+    def _reopen(self, day: int) -> None:
+        """Put the finished days from ``day`` on back in time order, as the latest day's rows."""
+        k = int(np.searchsorted(self._days, day, side="left"))
+        self._open = int(self._starts[k])
+        self._days, self._starts = self._days[:k], self._starts[:k]
+        self._resort(self._open)
+
+    def _finish_days(self) -> None:
+        """Sort each day before the latest by user, model and time (`kernel.block_order`)."""
+        ts = self._cols["ts"][self._open : self._n]
+        if not len(ts):
+            return
+        latest = int(ts[-1]) // DAY_NS
+        cut = int(np.searchsorted(ts, latest * DAY_NS, side="left"))
+        if not cut:
+            return
+        days = ts[:cut] // DAY_NS
+        begins = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+        starts = np.r_[begins, cut].astype(np.int64)
+        end = self._open + cut
+        user, model = self._cols["user"][self._open : end], self._cols["model"][self._open : end]
+        order = kernel.block_order(starts, user, model, len(self.users.ids), len(self.models))
+        for col in self._cols.values():
+            col[self._open : end] = col[self._open : end][order]
+        self._days = np.r_[self._days, days[begins]].astype(np.int64)
+        self._starts = np.r_[self._starts, self._open + begins].astype(np.int64)
+        self._open = end
 
     # -- what the controls offer -----------------------------------------------------------
     def options(self) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from .selection import Selection
 
 HOUR_NS = 3_600 * 10**9
 QUARTER_NS = 900 * 10**9  # every real zone's offset is a multiple of 15 minutes
+DAY_NS = 24 * HOUR_NS
 DAY = _dt.timedelta(days=1)
 
 
