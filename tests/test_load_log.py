@@ -434,6 +434,19 @@ def test_surrogates_and_control_characters_are_repaired(column, text):
             assert not UNSAFE.search(value)
 
 
+@pytest.mark.parametrize("dtype", [pd.ArrowDtype(pa.string()), pd.ArrowDtype(pa.large_string())])
+def test_request_ids_held_as_arrow_text_are_repaired_and_the_rest_kept_as_they_are(dtype):
+    """Ids read from Parquet arrive as Arrow text and are checked without leaving it: only the
+    values with a refused character change, each to a visible escape, and stay distinct."""
+    ids = ["r\x00", "r\x1b[31m", "r\u202e", "r\x85", "r\u2066", "Zoë", "r—x", "r\t\n", "plain", "r\x7f"]
+    log = load_quiet(frame(len(ids)).assign(request_id=pd.Series(ids, dtype=dtype)))
+    got = sorted(log["request_id"].tolist())
+    assert got == sorted([
+        "r\\u0000", "r\\u001b[31m", "r\\u202e", "r\\u0085", "r\\u2066", "Zoë", "r—x", "r\t\n", "plain",
+        "r\\u007f",
+    ])  # fmt: skip
+
+
 def test_tabs_and_newlines_in_names_are_kept():
     log = load_quiet(with_value("user_name", "Ada\tLovelace\n"))
     assert "Ada\tLovelace\n" in log["user_name"].tolist()

@@ -25,10 +25,15 @@ def id_hashes(ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chunk_hashes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    return kernel.hash_strings(*string_buffers(chunk))
+
+
+def string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets (int64) and bytes of an Arrow ``large_string`` array, without copying."""
     _, offsets, data = chunk.buffers()
     offsets = np.frombuffer(offsets, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
     data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    return kernel.hash_strings(offsets, data)
+    return offsets, data
 
 
 class IdSet:

@@ -302,22 +302,45 @@ def totals_pass(columns, filters, period, n_users):
 
 @njit(cache=True, nogil=True)
 def hash_strings(offsets, data):  # pragma: no cover - compiled
-    """Two independent 64-bit hashes of each string of an Arrow string buffer (FNV-1a, and a
-    multiplicative hash from another seed, each finished by splitmix64's mixer)."""
+    """Two independent 64-bit hashes of each string of an Arrow string buffer, eight bytes at a
+    time (one chain through splitmix64's mixer, one multiplicative from another seed), each
+    finished with the length."""
     n = offsets.shape[0] - 1
     h1 = np.empty(n, dtype=np.uint64)
     h2 = np.empty(n, dtype=np.uint64)
     for i in range(n):
         a = np.uint64(0xCBF29CE484222325)
         b = np.uint64(0x243F6A8885A308D3)
-        for j in range(offsets[i], offsets[i + 1]):
-            byte = np.uint64(data[j])
-            a = (a ^ byte) * np.uint64(0x100000001B3)
-            b = (b + byte + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
-        length = np.uint64(offsets[i + 1] - offsets[i])
+        j, end = offsets[i], offsets[i + 1]
+        while j < end:
+            word = np.uint64(0)
+            for k in range(min(8, end - j)):  # little-endian, a short last word zero-padded
+                word |= np.uint64(data[j + k]) << np.uint64(8 * k)
+            a = _mix(a ^ word)
+            b = (b + word + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+            b ^= b >> np.uint64(29)
+            j += 8
+        length = np.uint64(end - offsets[i])
         h1[i] = _mix(a ^ length)
         h2[i] = _mix(b ^ (length << np.uint64(32)))
     return h1, h2
+
+
+@njit(cache=True, nogil=True)
+def may_be_unsafe(offsets, data):  # pragma: no cover - compiled
+    """Per string of an Arrow string buffer: does it hold a byte that could start a character
+    the text rules refuse (a control character other than tab and newline, DEL, a C1 control's
+    lead byte 0xC2, or 0xE2, the lead byte of the bidirectional controls)? A quick scan, so
+    that only these few strings go through the exact check."""
+    n = offsets.shape[0] - 1
+    out = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        for j in range(offsets[i], offsets[i + 1]):
+            c = data[j]
+            if (c < 0x20 and c != 0x09 and c != 0x0A) or c == 0x7F or c == 0xC2 or c == 0xE2:
+                out[i] = True
+                break
+    return out
 
 
 @njit(cache=True, nogil=True)

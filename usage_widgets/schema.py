@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from . import kernel
 from .errors import LogError, LogWarning
-from .ids import IdSet, id_hashes
+from .ids import IdSet, id_hashes, string_buffers
 from .prices import price_requests
 
 REQUIRED = ("request_id", "timestamp", "user_id", "api_key", "model", "input_tokens", "output_tokens")
@@ -251,6 +251,20 @@ def parquet_parts(source: Any) -> tuple[int, Iterator[pd.DataFrame]] | None:
     return file.metadata.num_rows, parts()
 
 
+def _unsafe_text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Per value: does it hold a character the text rules repair (`_UNSAFE_RE2`)? A compiled
+    scan of the bytes finds the few values that might; the exact check runs on those only."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    scans = [kernel.may_be_unsafe(*string_buffers(c.cast(pa.large_string()))) for c in chunks]
+    maybe = np.concatenate(scans) if scans else np.zeros(0, dtype=bool)
+    unsafe = np.zeros(len(arr), dtype=bool)
+    if maybe.any():
+        candidates = np.flatnonzero(maybe)
+        found = pc.match_substring_regex(arr.take(pa.array(candidates)), _UNSAFE_RE2).fill_null(False)
+        unsafe[candidates] = found.to_numpy(zero_copy_only=False)
+    return pa.array(unsafe)
+
+
 class _Validator:
     """Checks one rule at a time; strict mode raises on the first, lenient mode collects."""
 
@@ -409,10 +423,10 @@ class _Validator:
         self._fail(column, "is missing", arr.is_null().to_numpy(zero_copy_only=False), raw)
         blank = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr)).fill_null(False)
         self._fail(column, "must not be empty", blank.to_numpy(zero_copy_only=False), raw)
-        unsafe = pc.match_substring_regex(arr, _UNSAFE_RE2).fill_null(False)
+        unsafe = _unsafe_text(arr)
         if pc.any(unsafe).as_py():
             if isinstance(arr, pa.ChunkedArray):
-                arr, unsafe = arr.combine_chunks(), unsafe.combine_chunks()
+                arr = arr.combine_chunks()
             repaired = [_repair(v) for v in arr.filter(unsafe).to_pylist()]
             arr = pc.replace_with_mask(arr, unsafe, pa.array(repaired, arr.type))
         return pd.Series(arr, dtype=ID_DTYPE, index=raw.index)
