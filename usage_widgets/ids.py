@@ -25,7 +25,8 @@ def id_hashes(ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chunk_hashes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    return kernel.hash_strings(*string_buffers(chunk))
+    offsets, data = string_buffers(chunk)
+    return kernel.hash_strings(offsets, data, kernel.as_words(data))
 
 
 def string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -300,11 +300,37 @@ def totals_pass(columns, filters, period, n_users):
     return sums, float(sum(p[2][0] for p in parts)), int(np.count_nonzero(seen))
 
 
+_LOW = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _word_at(words, data, j, end):  # pragma: no cover - compiled
+    """The bytes ``data[j:min(j + 8, end)]`` as one little-endian word, zero-padded: read from
+    the aligned ``words`` (the buffer as uint64) with a shift, byte by byte at the buffer's end."""
+    q, r = j >> 3, j & 7
+    k = min(8, end - j)
+    if q + 1 < words.shape[0]:
+        w = words[q] >> np.uint64(8 * r) if r == 0 else (words[q] >> np.uint64(8 * r)) | (
+            words[q + 1] << np.uint64(64 - 8 * r)
+        )
+        return w if k == 8 else w & ((np.uint64(1) << np.uint64(8 * k)) - np.uint64(1))
+    w = np.uint64(0)
+    for t in range(k):
+        w |= np.uint64(data[j + t]) << np.uint64(8 * t)
+    return w
+
+
+def as_words(data):
+    """A byte buffer's whole eight-byte words, as uint64 (no copy), for `_word_at`."""
+    return data[: len(data) // 8 * 8].view(np.uint64)
+
+
 @njit(cache=True, nogil=True)
-def hash_strings(offsets, data):  # pragma: no cover - compiled
-    """Two independent 64-bit hashes of each string of an Arrow string buffer, eight bytes at a
-    time (one chain through splitmix64's mixer, one multiplicative from another seed), each
-    finished with the length."""
+def hash_strings(offsets, data, words):  # pragma: no cover - compiled
+    """Two independent 64-bit hashes of each string of an Arrow string buffer (``words``: the
+    buffer as `as_words`), eight bytes at a time (one chain through splitmix64's mixer, one
+    multiplicative from another seed), each finished with the length."""
     n = offsets.shape[0] - 1
     h1 = np.empty(n, dtype=np.uint64)
     h2 = np.empty(n, dtype=np.uint64)
@@ -313,9 +339,7 @@ def hash_strings(offsets, data):  # pragma: no cover - compiled
         b = np.uint64(0x243F6A8885A308D3)
         j, end = offsets[i], offsets[i + 1]
         while j < end:
-            word = np.uint64(0)
-            for k in range(min(8, end - j)):  # little-endian, a short last word zero-padded
-                word |= np.uint64(data[j + k]) << np.uint64(8 * k)
+            word = _word_at(words, data, j, end)
             a = _mix(a ^ word)
             b = (b + word + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
             b ^= b >> np.uint64(29)
@@ -326,20 +350,36 @@ def hash_strings(offsets, data):  # pragma: no cover - compiled
     return h1, h2
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _has_byte(word, byte):  # pragma: no cover - compiled
+    v = word ^ (_LOW * np.uint64(byte))
+    return ((v - _LOW) & ~v & _HIGH) != 0
+
+
 @njit(cache=True, nogil=True)
-def may_be_unsafe(offsets, data):  # pragma: no cover - compiled
-    """Per string of an Arrow string buffer: does it hold a byte that could start a character
-    the text rules refuse (a control character other than tab and newline, DEL, a C1 control's
-    lead byte 0xC2, or 0xE2, the lead byte of the bidirectional controls)? A quick scan, so
-    that only these few strings go through the exact check."""
+def may_be_unsafe(offsets, data, words):  # pragma: no cover - compiled
+    """Per string of an Arrow string buffer (``words``: as `as_words`): does it hold a byte
+    that could start a character the text rules refuse (a control character other than tab
+    and newline, DEL, a C1 control's lead byte 0xC2, or 0xE2, the lead byte of the
+    bidirectional controls)? A quick scan, eight bytes at a time, so that only these few
+    strings go through the exact check."""
     n = offsets.shape[0] - 1
     out = np.zeros(n, dtype=np.bool_)
     for i in range(n):
-        for j in range(offsets[i], offsets[i + 1]):
-            c = data[j]
-            if (c < 0x20 and c != 0x09 and c != 0x0A) or c == 0x7F or c == 0xC2 or c == 0xE2:
-                out[i] = True
-                break
+        j, end = offsets[i], offsets[i + 1]
+        while j < end:
+            k = min(8, end - j)
+            word = _word_at(words, data, j, end)
+            padded = word | ~((np.uint64(1) << np.uint64(8 * k)) - np.uint64(1)) if k < 8 else word
+            low = ((padded - _LOW * np.uint64(0x20)) & ~padded & _HIGH) != 0  # a byte below 0x20
+            if low or _has_byte(word, 0x7F) or _has_byte(word, 0xC2) or _has_byte(word, 0xE2):
+                for t in range(j, j + k):  # which byte: tab and newline are fine
+                    c = data[t]
+                    if (c < 0x20 and c != 0x09 and c != 0x0A) or c == 0x7F or c == 0xC2 or c == 0xE2:
+                        out[i] = True
+                if out[i]:
+                    break
+            j += 8
     return out
 
 

@@ -255,7 +255,8 @@ def _unsafe_text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Per value: does it hold a character the text rules repair (`_UNSAFE_RE2`)? A compiled
     scan of the bytes finds the few values that might; the exact check runs on those only."""
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    scans = [kernel.may_be_unsafe(*string_buffers(c.cast(pa.large_string()))) for c in chunks]
+    buffers = [string_buffers(c.cast(pa.large_string())) for c in chunks]
+    scans = [kernel.may_be_unsafe(offsets, data, kernel.as_words(data)) for offsets, data in buffers]
     maybe = np.concatenate(scans) if scans else np.zeros(0, dtype=bool)
     unsafe = np.zeros(len(arr), dtype=bool)
     if maybe.any():
