@@ -126,16 +126,14 @@ def report_parts(store, sel, repeat: int) -> dict[str, float]:
     pass over the previous period, and the rest (rows, lists, flags, sort) in Python."""
     import importlib
 
-    from usage_widgets import kernel, report
+    from usage_widgets import report
     from usage_widgets.timewindow import window_for
 
     module = importlib.import_module("usage_widgets.report")
     window = window_for(sel, NOW, "UTC")
 
     def main_pass():
-        part = module._Pass.over(store, sel, window)
-        shape = part.shape(store, len(store.users.ids), False)
-        kernel.view_pass(part.columns, part.filters, part.segments, shape)
+        module._Pass.over(store, sel, window).view(store, team_view=False)
 
     whole = timed(lambda: report(store, sel, now=NOW, tz="UTC"), repeat)[0]
     compiled = timed(main_pass, repeat)[0]

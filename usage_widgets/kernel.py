@@ -32,6 +32,9 @@ from .timewindow import OUTSIDE, SPLIT
 # team of the latest request, at time LAST_TS).
 REQUESTS, INPUT, OUTPUT, UNPRICED, LAST_TEAM, COST, LAST_TS = range(7)
 WIDTH = 8
+# Columns of a group's row (`group_totals`; int64): what its rows add up to, what they share,
+# and the times of its first and last request.
+G_REQUESTS, G_UNPRICED, G_INPUT, G_OUTPUT, G_USER, G_TEAM, G_MODEL, G_FIRST, G_LAST = range(9)
 
 
 @njit(cache=True, nogil=True)
@@ -159,6 +162,156 @@ def _view_chunk(
 
 
 @njit(cache=True, nogil=True)
+def group_totals(starts, ts, user, team, model, inp, out, cost):  # pragma: no cover - compiled
+    """The groups of finished days (rows sorted by `block_order`; ``starts``: where each day
+    begins, and where the last ends): runs of one user, team and model. Returns where each
+    begins, per group its row of `G_REQUESTS` .. `G_LAST`, and its cost."""
+    n = user.shape[0]
+    begins = np.empty(n, dtype=np.int64)
+    g, d = 0, 0
+    for i in range(n):
+        if i == starts[d]:
+            d += 1
+            begins[g] = i
+            g += 1
+        elif user[i] != user[i - 1] or team[i] != team[i - 1] or model[i] != model[i - 1]:
+            begins[g] = i
+            g += 1
+    begins = begins[:g]
+    sums = np.zeros((g, 9), dtype=np.int64)
+    spent = np.zeros(g, dtype=np.float64)
+    for k in range(g):
+        a, b = begins[k], begins[k + 1] if k + 1 < g else n
+        sums[k, G_USER], sums[k, G_TEAM], sums[k, G_MODEL] = user[a], team[a], model[a]
+        sums[k, G_FIRST], sums[k, G_LAST] = ts[a], ts[b - 1]
+        for i in range(a, b):
+            c = cost[i]
+            sums[k, G_REQUESTS] += 1
+            sums[k, G_INPUT] += inp[i]
+            sums[k, G_OUTPUT] += out[i]
+            if np.isnan(c):
+                sums[k, G_UNPRICED] += 1
+            else:
+                spent[k] += c
+    return begins, sums, spent
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _part_sums(k, a, b, wa, wb, sums, spent, inp, out, cost):  # pragma: no cover - compiled
+    """Requests, unpriced requests, input and output tokens and cost of rows ``wa:wb`` of
+    group ``k`` (rows ``a:b``): its totals when that is the whole group, else added up."""
+    if wa == a and wb == b:
+        return sums[k, G_REQUESTS], sums[k, G_UNPRICED], sums[k, G_INPUT], sums[k, G_OUTPUT], spent[k]
+    unpriced, tokens_in, tokens_out, total = 0, 0, 0, 0.0
+    for i in range(wa, wb):
+        tokens_in += inp[i]
+        tokens_out += out[i]
+        c = cost[i]
+        if np.isnan(c):
+            unpriced += 1
+        else:
+            total += c
+    return wb - wa, unpriced, tokens_in, tokens_out, total
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rows_from(ts, a, b, first, last, at):  # pragma: no cover - compiled
+    """The first row of ``a:b`` (in time order, from ``first`` to ``last``) at or after ``at``."""
+    if first >= at:
+        return a
+    if last < at:
+        return b
+    return a + np.searchsorted(ts[a:b], at, side="left")
+
+
+@njit(cache=True, nogil=True)
+def _groups_view_chunk(
+    k_lo, k_hi, acc, cnt, per_user, model_requests, model_cost, team_view,
+    bounds, offset, sums, spent, ts, inp, out, cost, team_ok, model_ok,
+    edges, seg_bucket, seg_period, window_lo, window_hi, n_buckets, n_models,
+):  # pragma: no cover - compiled
+    """`_view_chunk` for groups of finished days (no key or tag filter): each group's rows
+    per segment are counted by binary search on their times, and its totals are its stored
+    sums unless the window cuts it."""
+    by_team, by_model = team_ok.shape[0] > 0, model_ok.shape[0] > 0
+    n_segments = edges.shape[0] - 1
+    total_spent = acc.view(np.float64)
+    for k in range(k_lo, k_hi):
+        a, b = bounds[k] - offset, bounds[k + 1] - offset
+        t = sums[k, G_TEAM]
+        if by_team and not team_ok[t]:
+            continue
+        first, last = sums[k, G_FIRST], sums[k, G_LAST]
+        if last < edges[0] or first >= edges[n_segments]:
+            continue
+        u, m = sums[k, G_USER], sums[k, G_MODEL]
+        g = t if team_view else u
+        keep = not by_model or model_ok[m]
+        if keep:  # requests per segment: per bucket, per model and per rolling day
+            i = _rows_from(ts, a, b, first, last, edges[0])
+            s = np.searchsorted(edges, max(first, edges[0]), side="right") - 1
+            while i < b and s < n_segments:
+                j = _rows_from(ts, i, b, first, last, edges[s + 1])
+                c = j - i
+                if c:
+                    bucket, period = seg_bucket[s], seg_period[s]
+                    if period >= 0:
+                        cnt[g, n_buckets + n_models + period] += c
+                    if bucket >= 0:
+                        cnt[g, bucket] += c
+                        cnt[g, n_buckets + m] += c
+                        if team_view:
+                            per_user[g, u] += c
+                i = j
+                s += 1
+        wa = _rows_from(ts, a, b, first, last, window_lo)
+        wb = _rows_from(ts, a, b, first, last, window_hi)
+        if wb <= wa:
+            continue
+        part = _part_sums(k, a, b, wa, wb, sums, spent, inp, out, cost)
+        requests, unpriced, tokens_in, tokens_out, total = part
+        model_requests[m] += requests  # cost by model: every filter but the models filter
+        model_cost[m] += total
+        if not keep:
+            continue
+        acc[g, REQUESTS] += requests
+        acc[g, INPUT] += tokens_in
+        acc[g, OUTPUT] += tokens_out
+        acc[g, UNPRICED] += unpriced
+        total_spent[g, COST] += total
+        latest = last if wb == b else ts[wb - 1]
+        if latest >= acc[g, LAST_TS]:
+            acc[g, LAST_TS] = latest
+            acc[g, LAST_TEAM] = t
+
+
+@njit(cache=True, nogil=True)
+def _groups_totals_chunk(
+    k_lo, k_hi, seen, totals, spent_out, bounds, offset, sums, spent, ts, inp, out, cost,
+    team_ok, model_ok, lo_ns, hi_ns,
+):  # pragma: no cover - compiled
+    """`_totals_chunk` for groups of finished days (no key or tag filter), from their sums."""
+    by_team, by_model = team_ok.shape[0] > 0, model_ok.shape[0] > 0
+    for k in range(k_lo, k_hi):
+        a, b = bounds[k] - offset, bounds[k + 1] - offset
+        if (by_team and not team_ok[sums[k, G_TEAM]]) or (by_model and not model_ok[sums[k, G_MODEL]]):
+            continue
+        first, last = sums[k, G_FIRST], sums[k, G_LAST]
+        wa = _rows_from(ts, a, b, first, last, lo_ns)
+        wb = _rows_from(ts, a, b, first, last, hi_ns)
+        if wb <= wa:
+            continue
+        part = _part_sums(k, a, b, wa, wb, sums, spent, inp, out, cost)
+        requests, unpriced, tokens_in, tokens_out, total = part
+        seen[sums[k, G_USER]] = 1
+        totals[REQUESTS] += requests
+        totals[INPUT] += tokens_in
+        totals[OUTPUT] += tokens_out
+        totals[UNPRICED] += unpriced
+        spent_out[0] += total
+
+
+@njit(cache=True, nogil=True)
 def _totals_chunk(
     lo,
     hi,
@@ -219,9 +372,14 @@ _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="usage-widgets-pass
 MIN_CHUNK = 200_000  # below this, a second thread costs more than it saves
 
 
-def _chunks(n: int) -> list[tuple[int, int]]:
-    parts = max(1, min(_POOL._max_workers, n // MIN_CHUNK))
-    return [(n * c // parts, n * (c + 1) // parts) for c in range(parts)]
+def _chunks(n: int, start: int = 0, per: int = 1) -> list[tuple[int, int]]:
+    """``start .. start + n`` cut into one part per core when long enough (items of ``per``
+    rows each, on average)."""
+    parts = max(1, min(_POOL._max_workers, n * per // MIN_CHUNK))
+    return [(start + n * c // parts, start + n * (c + 1) // parts) for c in range(parts)]
+
+
+GROUP_ROWS = 8  # what reading a group costs, in rows read one by one
 
 
 def _run(chunk, bounds, make):
@@ -255,7 +413,7 @@ def _model_totals(n_models):
     return np.zeros(n_models, dtype=np.int64), np.zeros(n_models, dtype=np.float64)
 
 
-def view_pass(columns, filters, segments, shape, team_view=False):
+def view_pass(columns, filters, segments, shape, team_view=False, groups=None, window=(0, 0)):
     """Per user (per team with ``team_view``): accumulator rows (`WIDTH` columns), request
     counts per bucket, then per model, then per rolling day (``counts[g, b]``,
     ``counts[g, n_buckets + m]``, ``counts[g, n_buckets + n_models + p]``), and in the team view
@@ -263,7 +421,10 @@ def view_pass(columns, filters, segments, shape, team_view=False):
     under every filter but the models filter. ``segments`` is ``(q0, table, edges, bucket,
     period)``: the segments' quarter table and edges, and each segment's bucket and rolling
     day (`OUTSIDE` when in none); ``shape`` is ``(n_groups, n_buckets, n_models, n_periods,
-    n_users)``."""
+    n_users)``. With ``groups`` (the finished days' groups at the start of the rows: their
+    bounds, the row the bounds count from, their sums and costs; only without key or tag
+    filter), those rows are read a group at a time, and ``window`` (its first instant and the
+    one after its last) says which of them count in totals."""
     n_groups, n_buckets, n_models, n_periods, n_users = shape
 
     def make():
@@ -274,27 +435,67 @@ def view_pass(columns, filters, segments, shape, team_view=False):
         per_user = np.zeros((n_groups, n_users) if team_view else (0, 0), dtype=np.int32)
         return acc, counts, per_user, *_model_totals(n_models)
 
-    def chunk(lo, hi, acc, counts, per_user, model_requests, model_cost):
+    def rows(lo, hi, acc, counts, per_user, model_requests, model_cost):
         _view_chunk(
             lo, hi, acc, counts, per_user, model_requests, model_cost, team_view,
             *columns, *filters, *segments, n_buckets, n_models,
         )  # fmt: skip
 
-    return _merge(_run(chunk, _chunks(len(columns[0])), make))
+    def grouped(lo, hi, acc, counts, per_user, model_requests, model_cost):
+        _groups_view_chunk(
+            lo, hi, acc, counts, per_user, model_requests, model_cost, team_view, *groups,
+            *_group_columns(columns), filters[1], filters[3], *segments[2:], *window, n_buckets, n_models,
+        )  # fmt: skip
+
+    return _merge(_by_groups_and_rows(len(columns[0]), groups, grouped, rows, make))
 
 
-def totals_pass(columns, filters, period, n_users):
+def _group_columns(columns):
+    """What a pass over groups reads of the rows: times (where a group is cut), tokens, cost."""
+    return columns[0], *columns[7:]
+
+
+def _by_groups_and_rows(n_rows, groups, grouped, rows, make):
+    """Run ``grouped`` over the groups and ``rows`` over the rows after them (all the rows
+    without groups), cut into one part per core by weight (a group weighs `GROUP_ROWS` rows);
+    the parts' outputs, to be merged."""
+    n = len(groups[2]) if groups is not None else 0
+    first = int(groups[0][-1] - groups[1]) if n else 0
+    weight = n * GROUP_ROWS + n_rows - first
+
+    def split(at):  # a point on the weight line: (groups before it, rows before it)
+        k = min(at // GROUP_ROWS, n)
+        return k, first + max(at - n * GROUP_ROWS, 0)
+
+    def job(lo, hi, *out):
+        (k_lo, r_lo), (k_hi, r_hi) = split(lo), split(hi)
+        if k_hi > k_lo:
+            grouped(k_lo, k_hi, *out)
+        if r_hi > r_lo:
+            rows(r_lo, r_hi, *out)
+
+    return _run(job, _chunks(weight), make)
+
+
+def totals_pass(columns, filters, period, n_users, groups=None):
     """Requests, input and output tokens, unpriced requests (int64 array indexed like the
     accumulator rows), cost, and how many distinct users, of the requests in ``period``
-    (``(q0, table, edges)``: its quarter table and its two edges): the previous period's KPIs."""
+    (``(q0, table, edges)``: its quarter table and its two edges): the previous period's KPIs.
+    ``groups`` as for `view_pass`."""
 
     def make():
         return np.zeros(n_users, np.uint8), np.zeros(WIDTH, np.int64), np.zeros(1, np.float64)
 
-    def chunk(lo, hi, seen, sums, spent):
+    def rows(lo, hi, seen, sums, spent):
         _totals_chunk(lo, hi, seen, sums, spent, *columns, *filters, *period)
 
-    parts = _run(chunk, _chunks(len(columns[0])), make)
+    def grouped(lo, hi, seen, sums, spent):
+        _groups_totals_chunk(
+            lo, hi, seen, sums, spent, *groups, *_group_columns(columns), filters[1], filters[3],
+            period[2][0], period[2][1],
+        )  # fmt: skip
+
+    parts = _by_groups_and_rows(len(columns[0]), groups, grouped, rows, make)
     seen = np.logical_or.reduce([p[0] > 0 for p in parts])
     sums = np.sum([p[1] for p in parts], axis=0)
     return sums, float(sum(p[2][0] for p in parts)), int(np.count_nonzero(seen))

@@ -152,6 +152,8 @@ class _Pass:
     segments: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     n_buckets: int
     n_periods: int
+    groups: tuple[np.ndarray, ...] | None  # see `_rows`
+    window: tuple[int, int]  # the window's first instant and the one after its last
 
     @classmethod
     def over(cls, store: RequestStore, selection: Selection, window: Window) -> _Pass:
@@ -165,15 +167,20 @@ class _Pass:
             q0, quarter_table(edges, q0, q1), edges,
             _which(window.edges, starts), _which(periods.edges, starts),
         )  # fmt: skip
-        columns = _rows(store, int(edges[0]), window.end_ns)
-        return cls(columns, _filters(store, selection), segments, window.n_buckets, periods.n_buckets)
+        filters = _filters(store, selection)
+        columns, groups = _rows(store, int(edges[0]), window.end_ns, filters)
+        inside = (int(window.edges[0]), min(int(window.edges[-1]), window.end_ns + 1))
+        return cls(columns, filters, segments, window.n_buckets, periods.n_buckets, groups, inside)
 
-    def column(self, name: str) -> np.ndarray:
-        return self.columns[_PASS_COLUMNS.index(name)]
-
-    def shape(self, store: RequestStore, n_groups: int, team_view: bool) -> tuple[int, ...]:
+    def view(self, store: RequestStore, team_view: bool) -> tuple[np.ndarray, ...]:
+        """The compiled pass of the user view (the team view with ``team_view``)."""
+        n_groups = len(store.teams) if team_view else len(store.users.ids)
         users = len(store.users.ids) if team_view else 0
-        return n_groups, self.n_buckets, len(store.models), self.n_periods, users
+        shape = (n_groups, self.n_buckets, len(store.models), self.n_periods, users)
+        return kernel.view_pass(
+            self.columns, self.filters, self.segments, shape, team_view, self.groups, self.window
+        )
+
 
 
 def _which(edges: np.ndarray, instants: np.ndarray) -> np.ndarray:
@@ -189,9 +196,20 @@ def _quarters(start_ns: int, end_ns: int) -> tuple[int, int]:
     return start_ns // DAY_NS * per_day, (end_ns // DAY_NS + 1) * per_day - 1
 
 
-def _rows(store: RequestStore, start_ns: int, end_ns: int) -> tuple[np.ndarray, ...]:
+def _rows(
+    store: RequestStore, start_ns: int, end_ns: int, filters: tuple[np.ndarray, ...]
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...] | None]:
+    """The columns of the rows that hold the requests from ``start_ns`` to ``end_ns``, and
+    unless a key or tag filter is on (those vary within a group), the finished days' groups
+    among them (`RequestStore.groups_between`, and the first row, where their bounds count
+    from), which a pass
+    reads a group at a time."""
     lo, hi = store.rows_between(start_ns, end_ns)
-    return tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
+    columns = tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
+    if len(filters[0]) or len(filters[2]):
+        return columns, None
+    groups = store.groups_between(lo, hi)
+    return columns, (groups.bounds, lo, groups.sums, groups.cost)
 
 
 def _filters(store: RequestStore, selection: Selection) -> tuple[np.ndarray, ...]:
@@ -291,9 +309,7 @@ _View = tuple[dict[str, Any], pd.DataFrame, _Table, pd.DataFrame, pd.DataFrame]
 def _user_view(store: RequestStore, part: _Pass, window: Window) -> _View:
     """KPIs, activity, rows, cost by model and anomalies of the user view, from one pass."""
     nb, nm = part.n_buckets, len(store.models)
-    acc, counts, _, model_requests, model_cost = kernel.view_pass(
-        part.columns, part.filters, part.segments, part.shape(store, len(store.users.ids), False)
-    )
+    acc, counts, _, model_requests, model_cost = part.view(store, team_view=False)
     labels = _labels(store)
     active = _by_label(np.flatnonzero(acc[:, kernel.REQUESTS]), labels.user_rank)
     activity = pd.DataFrame(
@@ -315,9 +331,7 @@ def _user_view(store: RequestStore, part: _Pass, window: Window) -> _View:
 def _team_view(store: RequestStore, part: _Pass, window: Window) -> _View:
     """KPIs, activity, rows, cost by model and anomalies of the team view, from one pass."""
     nb, nm = part.n_buckets, len(store.models)
-    acc, counts, per_user, model_requests, model_cost = kernel.view_pass(
-        part.columns, part.filters, part.segments, part.shape(store, len(store.teams), True), team_view=True
-    )
+    acc, counts, per_user, model_requests, model_cost = part.view(store, team_view=True)
     labels = _labels(store)
     requests = acc[:, kernel.REQUESTS]
     active = _by_label(np.flatnonzero(requests), labels.team_rank)
@@ -359,8 +373,8 @@ def _previous(
     q0, q1 = _quarters(before.start_ns, before.end_ns)
     edges = np.array([before.start_ns, before.end_ns + 1], dtype=np.int64)
     period = (q0, quarter_table(edges, q0, q1), edges)
-    columns = _rows(store, before.start_ns, before.end_ns)
-    totals, cost, users = kernel.totals_pass(columns, filters, period, len(store.users.ids))
+    columns, groups = _rows(store, before.start_ns, before.end_ns, filters)
+    totals, cost, users = kernel.totals_pass(columns, filters, period, len(store.users.ids), groups)
     return {
         "previous_kpis": _kpis_of(totals, cost, users),
         "previous_start": pd.Timestamp(before.start_ns, tz="UTC").tz_convert(window.tz),

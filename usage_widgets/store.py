@@ -41,6 +41,22 @@ _COLUMNS: dict[str, type] = {
 }
 
 
+_GROUPED = ("ts", "user", "team", "model", "input_tokens", "output_tokens", "cost")
+
+
+@dataclass
+class Groups:
+    """Runs of requests of one user, team and model in a finished day, in time order: group
+    ``k`` is rows ``bounds[k]`` to ``bounds[k + 1]``; ``sums[k]`` its requests, unpriced
+    requests, input and output tokens, user, team, model and first and last times (columns
+    `kernel.G_REQUESTS` .. `kernel.G_LAST`), ``cost[k]`` its cost (of the priced requests).
+    All are views of the store's arrays, not copies."""
+
+    bounds: np.ndarray
+    sums: np.ndarray
+    cost: np.ndarray
+
+
 class _Dictionary:
     """Distinct strings and their codes, in order of first appearance."""
 
@@ -135,6 +151,11 @@ class RequestStore:
         self._open = 0  # rows from here on (the latest day) are in time order
         self._days = np.zeros(0, dtype=np.int64)  # the finished days (UTC days since 1970) ...
         self._starts = np.zeros(0, dtype=np.int64)  # ... and the row each begins at
+        # A finished day's runs of one user, team and model (in time order): where each begins,
+        # and its requests, unpriced requests, input and output tokens, and cost.
+        self._groups = np.zeros(1, dtype=np.int64)  # and where the last one ends: _open
+        self._group_sums = np.zeros((0, 9), dtype=np.int64)  # columns: kernel.G_REQUESTS ..
+        self._group_cost = np.zeros(0, dtype=np.float64)
         self.version = 0  # bumped on every change, so callers can cache by it
         self.repeats = 0  # requests offered again (same request_id) and counted once
 
@@ -201,6 +222,13 @@ class RequestStore:
             return self._open + int(np.searchsorted(ts[self._open : self._n], at_ns, side=side))
         k = int(np.searchsorted(self._days, day, side=side))  # left: from its day; right: to its end
         return int(self._starts[k]) if k < len(self._starts) else self._open
+
+    def groups_between(self, lo: int, hi: int) -> Groups:
+        """The finished days' groups (runs of one user, team and model, in time order) that
+        begin in rows ``lo`` to ``hi``: they end before ``hi`` when ``lo`` is where a day
+        begins (as `rows_between` gives)."""
+        k0, k1 = np.searchsorted(self._groups, [lo, min(hi, self._open)], side="left")
+        return Groups(self._groups[k0 : k1 + 1], self._group_sums[k0:k1], self._group_cost[k0:k1])
 
     @property
     def watermark(self) -> pd.Timestamp | None:
@@ -356,6 +384,9 @@ class RequestStore:
         k = int(np.searchsorted(self._days, day, side="left"))
         self._open = int(self._starts[k])
         self._days, self._starts = self._days[:k], self._starts[:k]
+        g = int(np.searchsorted(self._groups, self._open, side="left"))
+        self._groups, self._group_sums = self._groups[: g + 1], self._group_sums[:g]
+        self._group_cost = self._group_cost[:g]
         self._resort(self._open)
 
     def _finish_days(self) -> None:
@@ -375,6 +406,11 @@ class RequestStore:
         order = kernel.block_order(starts, user, model, len(self.users.ids), len(self.models))
         for col in self._cols.values():
             col[self._open : end] = col[self._open : end][order]
+        columns = (self._cols[name][self._open : end] for name in _GROUPED)
+        groups, sums, cost = kernel.group_totals(starts, *columns)
+        self._groups = np.concatenate([self._groups[:-1], self._open + groups, [end]])
+        self._group_sums = np.concatenate([self._group_sums, sums])
+        self._group_cost = np.concatenate([self._group_cost, cost])
         self._days = np.r_[self._days, days[begins]].astype(np.int64)
         self._starts = np.r_[self._starts, self._open + begins].astype(np.int64)
         self._open = end
