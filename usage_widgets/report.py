@@ -296,7 +296,8 @@ class _Table:
             "trend": _arrow_column(_lists(self.trend[codes])),
             "models": _arrow_column(_ranked_models(self.models[codes], labels.models, labels.model_alpha)),
         }
-        return pd.DataFrame({c: lists[c] if c in lists else self.columns[c][positions] for c in self.order})
+        columns = {c: lists[c] if c in lists else self.columns[c][positions] for c in self.order}
+        return pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy them again
 
 
 def _arrow_column(values: pa.Array) -> pd.arrays.ArrowExtensionArray:
@@ -437,7 +438,23 @@ def _arrange(columns: Mapping[str, np.ndarray], selection: Selection, anomalies:
         key = columns["user_id" if selection.view == "user" else "team"]
         keep &= pd.Index(anomalies.index).get_indexer(key) >= 0
     positions = np.flatnonzero(keep)
-    return positions[_sort_order({c: v[positions] for c, v in columns.items()}, selection)]
+    return positions[_sort_order(_Gathered(columns, positions), selection)]
+
+
+class _Gathered(Mapping):
+    """``columns`` at ``positions``, each gathered only when read (a sort reads one or two)."""
+
+    def __init__(self, columns: Mapping[str, np.ndarray], positions: np.ndarray) -> None:
+        self._columns, self._positions = columns, positions
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._columns[name][self._positions]
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
 
 
 def _searched(columns: Mapping[str, np.ndarray], selection: Selection) -> np.ndarray:
