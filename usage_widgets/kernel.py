@@ -2,21 +2,28 @@
 for them, and the hashing behind request ids and tag sets.
 
 The store keeps each finished UTC day's requests sorted by user, then model, then time
-(`block_order`), and only the current day by time. So a pass meets a user's requests of one
-day and one model together: it adds them up in registers and touches the user's counters once
-per run, not once per request (scattered updates to per-user counters are what made a pass
-slow). The view's pass reads a row range of the store's encoded columns once: the UTC days
-from the earlier of the window's start and the anomaly rule's 29 rolling days to the window's
-end. It keeps a request when its key, team, tag set and model pass the filter tables, and finds
-its segment (a span between two consecutive edges of the buckets and the rolling days) from its
-quarter hour (`usage_widgets.timewindow.quarter_table`: exact, with the request's own time
-deciding in the few quarters an edge splits, and requests outside the window left out). A run
-ends where the user, team, model or segment changes; its totals then go to the accumulators:
-totals, requests per bucket, per model and per rolling day, and the per-model totals behind
-cost by model (before the models filter). A lean pass gives the previous period's totals. A
-long range is cut into one chunk per core, each run on its own thread (the compiled code
-releases the GIL) with its own accumulators, added up at the end. The compiled code is cached
-on disk (``cache=True``): only the first run on a machine pays for compiling.
+(`block_order`), and only the latest day in time order. A finished day's rows fall into
+groups, runs of one user, team and model, whose totals the store keeps (`group_totals`).
+
+A view's pass covers the UTC days from the earlier of the window's start and the anomaly
+rule's 29 rolling days to the window's end, cut into segments: the spans between consecutive
+edges of the buckets and the rolling days, each with its bucket and its rolling day. It updates
+every accumulator the view needs: totals, requests per bucket, per model and per rolling day,
+and the per-model totals behind cost by model (before the models filter).
+
+- Without a key or tag filter (those vary inside a group), a finished day is read a group at a
+  time (`_groups_view_chunk`): its stored totals, and a binary search on its times only where
+  an edge falls inside it.
+- Otherwise, and for the latest day, requests are read one by one (`_view_chunk`): a request's
+  segment comes from its quarter hour (`usage_widgets.timewindow.quarter_table`, exact, with
+  the request's own time deciding in the few quarters an edge splits), and a user's requests of
+  one model and segment are added up in registers before they touch the user's counters.
+
+A lean pass gives the previous period's totals, the same two ways. The work is cut into one
+part per core, each run on its own thread (the compiled code releases the GIL) with its own
+accumulators, added up at the end. Scattered updates to per-user counters are what costs most.
+The compiled code is cached on disk (``cache=True``): only the first run on a machine pays for
+compiling.
 """
 
 from __future__ import annotations
@@ -68,36 +75,12 @@ def _counting_sort(keys, size, source, target, lo, hi):  # pragma: no cover - co
 
 @njit(cache=True, nogil=True)
 def _view_chunk(
-    lo,
-    hi,
-    acc,
-    cnt,
-    per_user,
-    model_requests,
-    model_cost,
-    team_view,
-    ts,
-    quarter,
-    user,
-    team,
-    key,
-    model,
-    tagset,
-    inp,
-    out,
-    cost,
-    key_ok,
-    team_ok,
-    tag_ok,
-    model_ok,
-    q0,
-    table,
-    edges,
-    seg_bucket,
-    seg_period,
-    n_buckets,
-    n_models,
+    lo, hi, acc, cnt, per_user, model_requests, model_cost, team_view,
+    ts, quarter, user, team, key, model, tagset, inp, out, cost,
+    key_ok, team_ok, tag_ok, model_ok, q0, table, edges, seg_bucket, seg_period, n_buckets, n_models,
 ):  # pragma: no cover - compiled
+    """Requests one by one (see the module): the latest day, or any day under a key or tag
+    filter."""
     spent = acc.view(np.float64)
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
     by_model = model_ok.shape[0] > 0
@@ -313,29 +296,11 @@ def _groups_totals_chunk(
 
 @njit(cache=True, nogil=True)
 def _totals_chunk(
-    lo,
-    hi,
-    seen,
-    sums,
-    spent,
-    ts,
-    quarter,
-    user,
-    team,
-    key,
-    model,
-    tagset,
-    inp,
-    out,
-    cost,
-    key_ok,
-    team_ok,
-    tag_ok,
-    model_ok,
-    q0,
-    table,
-    edges,
+    lo, hi, seen, sums, spent, ts, quarter, user, team, key, model, tagset, inp, out, cost,
+    key_ok, team_ok, tag_ok, model_ok, q0, table, edges,
 ):  # pragma: no cover - compiled
+    """Requests one by one for `totals_pass`: a request counts when its filters pass and its
+    quarter hour (its own time, where an edge splits the quarter) lies in the period."""
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
     by_model = model_ok.shape[0] > 0
     requests, tokens_in, tokens_out, unpriced, total = 0, 0, 0, 0, 0.0

@@ -7,6 +7,10 @@ day they are sorted by user, then model, then time, which lets a pass add up a u
 runs (`kernel.block_order`). The latest day stays in time order, so new requests are appended into
 spare capacity (amortised O(new rows)), which is what Live Mode needs; a day is sorted once, when
 a later day begins. A time window is a range of rows found by binary search (`rows_between`).
+
+A finished day's rows fall into groups: runs of one user, team and model, in time order. The
+store keeps each group's totals (`groups_between`), so a report without a key or tag filter
+reads a group, not a request, at a time.
 """
 
 from __future__ import annotations
@@ -151,11 +155,12 @@ class RequestStore:
         self._open = 0  # rows from here on (the latest day) are in time order
         self._days = np.zeros(0, dtype=np.int64)  # the finished days (UTC days since 1970) ...
         self._starts = np.zeros(0, dtype=np.int64)  # ... and the row each begins at
-        # A finished day's runs of one user, team and model (in time order): where each begins,
-        # and its requests, unpriced requests, input and output tokens, and cost.
-        self._groups = np.zeros(1, dtype=np.int64)  # and where the last one ends: _open
-        self._group_sums = np.zeros((0, 9), dtype=np.int64)  # columns: kernel.G_REQUESTS ..
+        # The finished days' groups (see `Groups`): where each begins (and the last one ends),
+        # their sums and costs, and those of days finished since they were last put together.
+        self._groups = np.zeros(1, dtype=np.int64)
+        self._group_sums = np.zeros((0, 9), dtype=np.int64)
         self._group_cost = np.zeros(0, dtype=np.float64)
+        self._new_groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.version = 0  # bumped on every change, so callers can cache by it
         self.repeats = 0  # requests offered again (same request_id) and counted once
 
@@ -227,8 +232,18 @@ class RequestStore:
         """The finished days' groups (runs of one user, team and model, in time order) that
         begin in rows ``lo`` to ``hi``: they end before ``hi`` when ``lo`` is where a day
         begins (as `rows_between` gives)."""
+        self._join_groups()
         k0, k1 = np.searchsorted(self._groups, [lo, min(hi, self._open)], side="left")
         return Groups(self._groups[k0 : k1 + 1], self._group_sums[k0:k1], self._group_cost[k0:k1])
+
+    def _join_groups(self) -> None:
+        """Add the groups of the days finished since the last call (one copy, not one a day)."""
+        if self._new_groups:
+            starts, sums, cost = zip(*self._new_groups, strict=True)
+            self._groups = np.concatenate([self._groups[:-1], *starts, [self._open]])
+            self._group_sums = np.concatenate([self._group_sums, *sums])
+            self._group_cost = np.concatenate([self._group_cost, *cost])
+            self._new_groups = []
 
     @property
     def watermark(self) -> pd.Timestamp | None:
@@ -384,6 +399,7 @@ class RequestStore:
         k = int(np.searchsorted(self._days, day, side="left"))
         self._open = int(self._starts[k])
         self._days, self._starts = self._days[:k], self._starts[:k]
+        self._join_groups()
         g = int(np.searchsorted(self._groups, self._open, side="left"))
         self._groups, self._group_sums = self._groups[: g + 1], self._group_sums[:g]
         self._group_cost = self._group_cost[:g]
@@ -408,9 +424,7 @@ class RequestStore:
             col[self._open : end] = col[self._open : end][order]
         columns = (self._cols[name][self._open : end] for name in _GROUPED)
         groups, sums, cost = kernel.group_totals(starts, *columns)
-        self._groups = np.concatenate([self._groups[:-1], self._open + groups, [end]])
-        self._group_sums = np.concatenate([self._group_sums, sums])
-        self._group_cost = np.concatenate([self._group_cost, cost])
+        self._new_groups.append((self._open + groups, sums, cost))
         self._days = np.r_[self._days, days[begins]].astype(np.int64)
         self._starts = np.r_[self._starts, self._open + begins].astype(np.int64)
         self._open = end
