@@ -182,7 +182,6 @@ class _Pass:
         )
 
 
-
 def _which(edges: np.ndarray, instants: np.ndarray) -> np.ndarray:
     """Per instant, the span of ``edges`` it lies in, or `OUTSIDE` (-1)."""
     span = np.searchsorted(edges, instants, side="right") - 1
@@ -202,8 +201,7 @@ def _rows(
     """The columns of the rows that hold the requests from ``start_ns`` to ``end_ns``, and
     unless a key or tag filter is on (those vary within a group), the finished days' groups
     among them (`RequestStore.groups_between`, and the first row, where their bounds count
-    from), which a pass
-    reads a group at a time."""
+    from), which a pass reads a group at a time."""
     lo, hi = store.rows_between(start_ns, end_ns)
     columns = tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
     if len(filters[0]) or len(filters[2]):
