@@ -218,7 +218,10 @@ def ms(seconds: float) -> str:
 
 
 def verdict(value: float, target: float) -> str:
-    return "ok" if value <= target else f"MISSED by {value / target:.1f}x"
+    if value <= target:
+        return "ok"
+    ratio = value / target
+    return f"MISSED by {ratio - 1:.0%}" if ratio < 1.1 else f"MISSED by {ratio:.1f}x"
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
