@@ -92,6 +92,24 @@ def test_the_team_shown_is_that_of_the_latest_request_when_a_day_is_kept_by_mode
     assert rep.breakdown.set_index("user_id").loc["mover", "team"] == "beta"
 
 
+@pytest.mark.parametrize("api_keys", [(), ("k",)])  # read a group at a time, or request by request
+def test_of_one_instant_the_later_request_gives_the_team_in_a_finished_day(api_keys) -> None:
+    """Two requests of one user at the same instant, in two teams and with two models: the
+    badge shows the team of the one that came later in the log, as while the day was open."""
+    log = pd.DataFrame({
+        "request_id": ["r0", "r1", "r2", "r3"],
+        "timestamp": pd.to_datetime(
+            ["2026-03-02 08:00", "2026-03-02 10:00", "2026-03-02 10:00", "2026-03-03 08:00"], utc=True
+        ),
+        "user_id": "u", "team": ["alpha", "alpha", "beta", "alpha"], "api_key": "k",
+        "model": ["m-b", "m-a", "m-b", "m-a"], "input_tokens": 10, "output_tokens": 5, "cost": 0.01,
+    })  # fmt: skip
+    selection = uw.Selection(range="custom", start="2026-03-02", end="2026-03-02", api_keys=api_keys)
+    open_day = uw.report(uw.RequestStore.from_log(log.head(3)), selection, now="2026-03-03T12:00Z")
+    finished = uw.report(uw.RequestStore.from_log(log), selection, now="2026-03-03T12:00Z")
+    assert open_day.breakdown["team"].tolist() == finished.breakdown["team"].tolist() == ["beta"]
+
+
 @pytest.mark.parametrize("distinct_tags", [5, 70])  # bit words up to 63 tags, text beyond
 def test_tag_filter_counts_the_requests_carrying_the_tag(distinct_tags: int) -> None:
     n = 140

@@ -36,12 +36,12 @@ from numba import njit
 from .timewindow import OUTSIDE, SPLIT
 
 # Columns of the per-entity accumulator rows (int64; COST holds float64 bits; LAST_TEAM is the
-# team of the latest request, at time LAST_TS).
-REQUESTS, INPUT, OUTPUT, UNPRICED, LAST_TEAM, COST, LAST_TS = range(7)
+# team of the latest request, at time LAST_TS, the later of one instant's by LAST_SEQ).
+REQUESTS, INPUT, OUTPUT, UNPRICED, LAST_TEAM, COST, LAST_TS, LAST_SEQ = range(8)
 WIDTH = 8
 # Columns of a group's row (`group_totals`; int64): what its rows add up to, what they share,
 # and the times of its first and last request.
-G_REQUESTS, G_UNPRICED, G_INPUT, G_OUTPUT, G_USER, G_TEAM, G_MODEL, G_FIRST, G_LAST = range(9)
+G_REQUESTS, G_UNPRICED, G_INPUT, G_OUTPUT, G_USER, G_TEAM, G_MODEL, G_FIRST, G_LAST, G_LAST_SEQ = range(10)
 
 
 @njit(cache=True, nogil=True)
@@ -76,7 +76,7 @@ def _counting_sort(keys, size, source, target, lo, hi):  # pragma: no cover - co
 @njit(cache=True, nogil=True)
 def _view_chunk(
     lo, hi, acc, cnt, per_user, model_requests, model_cost, team_view,
-    ts, quarter, user, team, key, model, tagset, inp, out, cost,
+    ts, quarter, user, team, key, model, tagset, inp, out, cost, seq,
     key_ok, team_ok, tag_ok, model_ok, q0, table, edges, seg_bucket, seg_period, n_buckets, n_models,
 ):  # pragma: no cover - compiled
     """Requests one by one (see the module): the latest day, or any day under a key or tag
@@ -126,9 +126,7 @@ def _view_chunk(
                         acc[g, OUTPUT] += tokens_out
                         acc[g, UNPRICED] += unpriced
                         spent[g, COST] += total
-                        if ts[last] >= acc[g, LAST_TS]:
-                            acc[g, LAST_TS] = ts[last]
-                            acc[g, LAST_TEAM] = ct
+                        _latest_team(acc, g, ts[last], seq[last], ct)
             if end:
                 break
             cu, ct, cm, cs = u, t, m, s
@@ -145,7 +143,7 @@ def _view_chunk(
 
 
 @njit(cache=True, nogil=True)
-def group_totals(starts, ts, user, team, model, inp, out, cost):  # pragma: no cover - compiled
+def group_totals(starts, ts, seq, user, team, model, inp, out, cost):  # pragma: no cover - compiled
     """The groups of finished days (rows sorted by `block_order`; ``starts``: where each day
     begins, and where the last ends): runs of one user, team and model. Returns where each
     begins, per group its row of `G_REQUESTS` .. `G_LAST`, and its cost."""
@@ -161,12 +159,12 @@ def group_totals(starts, ts, user, team, model, inp, out, cost):  # pragma: no c
             begins[g] = i
             g += 1
     begins = begins[:g]
-    sums = np.zeros((g, 9), dtype=np.int64)
+    sums = np.zeros((g, G_LAST_SEQ + 1), dtype=np.int64)
     spent = np.zeros(g, dtype=np.float64)
     for k in range(g):
         a, b = begins[k], begins[k + 1] if k + 1 < g else n
         sums[k, G_USER], sums[k, G_TEAM], sums[k, G_MODEL] = user[a], team[a], model[a]
-        sums[k, G_FIRST], sums[k, G_LAST] = ts[a], ts[b - 1]
+        sums[k, G_FIRST], sums[k, G_LAST], sums[k, G_LAST_SEQ] = ts[a], ts[b - 1], seq[b - 1]
         for i in range(a, b):
             c = cost[i]
             sums[k, G_REQUESTS] += 1
@@ -210,7 +208,7 @@ def _rows_from(ts, a, b, first, last, at):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def _groups_view_chunk(
     k_lo, k_hi, acc, cnt, per_user, model_requests, model_cost, team_view,
-    bounds, offset, sums, spent, ts, inp, out, cost, team_ok, model_ok,
+    bounds, offset, sums, spent, ts, inp, out, cost, seq, team_ok, model_ok,
     edges, seg_bucket, seg_period, window_lo, window_hi, n_buckets, n_models,
 ):  # pragma: no cover - compiled
     """`_view_chunk` for groups of finished days (no key or tag filter): each group's rows
@@ -262,15 +260,15 @@ def _groups_view_chunk(
         acc[g, OUTPUT] += tokens_out
         acc[g, UNPRICED] += unpriced
         total_spent[g, COST] += total
-        latest = last if wb == b else ts[wb - 1]
-        if latest >= acc[g, LAST_TS]:
-            acc[g, LAST_TS] = latest
-            acc[g, LAST_TEAM] = t
+        if wb == b:
+            _latest_team(acc, g, last, sums[k, G_LAST_SEQ], t)
+        else:
+            _latest_team(acc, g, ts[wb - 1], seq[wb - 1], t)
 
 
 @njit(cache=True, nogil=True)
 def _groups_totals_chunk(
-    k_lo, k_hi, seen, totals, spent_out, bounds, offset, sums, spent, ts, inp, out, cost,
+    k_lo, k_hi, seen, totals, spent_out, bounds, offset, sums, spent, ts, inp, out, cost, seq,
     team_ok, model_ok, lo_ns, hi_ns,
 ):  # pragma: no cover - compiled
     """`_totals_chunk` for groups of finished days (no key or tag filter), from their sums."""
@@ -294,9 +292,17 @@ def _groups_totals_chunk(
         spent_out[0] += total
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _latest_team(acc, g, ts, seq, team):  # pragma: no cover - compiled
+    """Keep ``team`` as row ``g``'s latest team when its request (at ``ts``, ``seq``) is the
+    latest yet: of one instant's, the one that came later."""
+    if ts > acc[g, LAST_TS] or (ts == acc[g, LAST_TS] and seq >= acc[g, LAST_SEQ]):
+        acc[g, LAST_TS], acc[g, LAST_SEQ], acc[g, LAST_TEAM] = ts, seq, team
+
+
 @njit(cache=True, nogil=True)
 def _totals_chunk(
-    lo, hi, seen, sums, spent, ts, quarter, user, team, key, model, tagset, inp, out, cost,
+    lo, hi, seen, sums, spent, ts, quarter, user, team, key, model, tagset, inp, out, cost, seq,
     key_ok, team_ok, tag_ok, model_ok, q0, table, edges,
 ):  # pragma: no cover - compiled
     """Requests one by one for `totals_pass`: a request counts when its filters pass and its
@@ -363,12 +369,14 @@ def _merge(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
     acc, *rest = parts[0]  # the first part's arrays are its own: add the others into them
     for later in parts[1:]:
         part = later[0]
-        newer = part[:, LAST_TS] >= acc[:, LAST_TS]
+        newer = (part[:, LAST_TS] > acc[:, LAST_TS]) | (
+            (part[:, LAST_TS] == acc[:, LAST_TS]) & (part[:, LAST_SEQ] >= acc[:, LAST_SEQ])
+        )
         for j in (REQUESTS, INPUT, OUTPUT, UNPRICED):
             acc[:, j] += part[:, j]
         acc.view(np.float64)[:, COST] += part.view(np.float64)[:, COST]
-        acc[newer, LAST_TEAM] = part[newer, LAST_TEAM]
-        acc[newer, LAST_TS] = part[newer, LAST_TS]
+        for j in (LAST_TEAM, LAST_TS, LAST_SEQ):
+            acc[newer, j] = part[newer, j]
         for total, extra in zip(rest, later[1:], strict=True):
             total += extra
     return (acc, *rest)
@@ -416,7 +424,8 @@ def view_pass(columns, filters, segments, shape, team_view=False, groups=None, w
 
 
 def _group_columns(columns):
-    """What a pass over groups reads of the rows: times (where a group is cut), tokens, cost."""
+    """What a pass over groups reads of the rows: times (where a group is cut), tokens, cost,
+    and the order of requests of one instant."""
     return columns[0], *columns[7:]
 
 

@@ -135,7 +135,7 @@ def _as_utc(now: Any) -> pd.Timestamp:
 
 
 _PASS_COLUMNS = (
-    "ts", "quarter", "user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost",
+    "ts", "quarter", "user", "team", "key", "model", "tagset", "input_tokens", "output_tokens", "cost", "seq",
 )  # fmt: skip
 
 

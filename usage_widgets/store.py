@@ -42,10 +42,13 @@ _COLUMNS: dict[str, type] = {
     "input_tokens": np.int64,
     "output_tokens": np.int64,
     "cost": np.float64,
+    # Among requests of one instant, which came later: in a finished day, its place in the
+    # day's time order; in the latest day, its row when it was added.
+    "seq": np.int32,
 }
 
 
-_GROUPED = ("ts", "user", "team", "model", "input_tokens", "output_tokens", "cost")
+_GROUPED = ("ts", "seq", "user", "team", "model", "input_tokens", "output_tokens", "cost")
 
 
 @dataclass
@@ -158,7 +161,7 @@ class RequestStore:
         # The finished days' groups (see `Groups`): where each begins (and the last one ends),
         # their sums and costs, and those of days finished since they were last put together.
         self._groups = np.zeros(1, dtype=np.int64)
-        self._group_sums = np.zeros((0, 9), dtype=np.int64)
+        self._group_sums = np.zeros((0, kernel.G_LAST_SEQ + 1), dtype=np.int64)
         self._group_cost = np.zeros(0, dtype=np.float64)
         self._new_groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.version = 0  # bumped on every change, so callers can cache by it
@@ -294,6 +297,7 @@ class RequestStore:
         lo, hi = self._n, self._n + len(frame)
         for name, values in encoded.items():
             self._cols[name][lo:hi] = values
+        self._cols["seq"][lo:hi] = np.arange(lo, hi)
         self._n = hi
         if not in_order:
             self._resort(first)
@@ -389,8 +393,8 @@ class RequestStore:
             self._cols[name] = grown
 
     def _resort(self, start: int) -> None:
-        """Sort rows ``start`` onwards by time (stable: rows of one instant keep their order)."""
-        order = np.argsort(self._cols["ts"][start : self._n], kind="stable")
+        """Sort rows ``start`` onwards by time (rows of one instant in the order they came)."""
+        order = np.lexsort((self._cols["seq"][start : self._n], self._cols["ts"][start : self._n]))
         for col in self._cols.values():
             col[start : self._n] = col[start : self._n][order]
 
@@ -418,6 +422,7 @@ class RequestStore:
         begins = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
         starts = np.r_[begins, cut].astype(np.int64)
         end = self._open + cut
+        self._cols["seq"][self._open : end] = np.arange(cut) - np.repeat(begins, np.diff(starts))
         user, model = self._cols["user"][self._open : end], self._cols["model"][self._open : end]
         order = kernel.block_order(starts, user, model, len(self.users.ids), len(self.models))
         for col in self._cols.values():
