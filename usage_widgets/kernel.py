@@ -165,16 +165,25 @@ def group_totals(starts, ts, seq, user, team, model, inp, out, cost):  # pragma:
         a, b = begins[k], begins[k + 1] if k + 1 < g else n
         sums[k, G_USER], sums[k, G_TEAM], sums[k, G_MODEL] = user[a], team[a], model[a]
         sums[k, G_FIRST], sums[k, G_LAST], sums[k, G_LAST_SEQ] = ts[a], ts[b - 1], seq[b - 1]
-        for i in range(a, b):
-            c = cost[i]
-            sums[k, G_REQUESTS] += 1
-            sums[k, G_INPUT] += inp[i]
-            sums[k, G_OUTPUT] += out[i]
-            if np.isnan(c):
-                sums[k, G_UNPRICED] += 1
-            else:
-                spent[k] += c
+        requests, unpriced, tokens_in, tokens_out, spent[k] = _row_sums(a, b, inp, out, cost)
+        sums[k, G_REQUESTS], sums[k, G_UNPRICED] = requests, unpriced
+        sums[k, G_INPUT], sums[k, G_OUTPUT] = tokens_in, tokens_out
     return begins, sums, spent
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_sums(a, b, inp, out, cost):  # pragma: no cover - compiled
+    """Requests, unpriced requests, input and output tokens and cost of rows ``a:b``."""
+    unpriced, tokens_in, tokens_out, total = 0, 0, 0, 0.0
+    for i in range(a, b):
+        tokens_in += inp[i]
+        tokens_out += out[i]
+        c = cost[i]
+        if np.isnan(c):
+            unpriced += 1
+        else:
+            total += c
+    return b - a, unpriced, tokens_in, tokens_out, total
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -183,16 +192,7 @@ def _part_sums(k, a, b, wa, wb, sums, spent, inp, out, cost):  # pragma: no cove
     group ``k`` (rows ``a:b``): its totals when that is the whole group, else added up."""
     if wa == a and wb == b:
         return sums[k, G_REQUESTS], sums[k, G_UNPRICED], sums[k, G_INPUT], sums[k, G_OUTPUT], spent[k]
-    unpriced, tokens_in, tokens_out, total = 0, 0, 0, 0.0
-    for i in range(wa, wb):
-        tokens_in += inp[i]
-        tokens_out += out[i]
-        c = cost[i]
-        if np.isnan(c):
-            unpriced += 1
-        else:
-            total += c
-    return wb - wa, unpriced, tokens_in, tokens_out, total
+    return _row_sums(wa, wb, inp, out, cost)
 
 
 @njit(cache=True, nogil=True, inline="always")
