@@ -343,11 +343,10 @@ _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="usage-widgets-pass
 MIN_CHUNK = 200_000  # below this, a second thread costs more than it saves
 
 
-def _chunks(n: int, start: int = 0, per: int = 1) -> list[tuple[int, int]]:
-    """``start .. start + n`` cut into one part per core when long enough (items of ``per``
-    rows each, on average)."""
-    parts = max(1, min(_POOL._max_workers, n * per // MIN_CHUNK))
-    return [(start + n * c // parts, start + n * (c + 1) // parts) for c in range(parts)]
+def _chunks(n: int) -> list[tuple[int, int]]:
+    """``0 .. n`` cut into one part per core when long enough."""
+    parts = max(1, min(_POOL._max_workers, n // MIN_CHUNK))
+    return [(n * c // parts, n * (c + 1) // parts) for c in range(parts)]
 
 
 GROUP_ROWS = 8  # what reading a group costs, in rows read one by one
