@@ -70,7 +70,6 @@ class _Dictionary:
     def __init__(self) -> None:
         self.values: list[str] = []
         self._codes: dict[str, int] = {}
-        self._index = pd.Index([], dtype=object)  # the values, to look many up at once
 
     def __len__(self) -> int:
         return len(self.values)
@@ -85,9 +84,8 @@ class _Dictionary:
             return np.zeros(0, dtype=np.int32)
         codes = codes.astype(np.intp, copy=False)
         seen = np.flatnonzero(np.bincount(codes, minlength=len(categories)))
-        if len(self._index) != len(self.values):
-            self._index = pd.Index(self.values, dtype=object)
-        found = self._index.get_indexer(categories[seen]).astype(np.int32)
+        held = self._codes.get
+        found = np.fromiter((held(v, -1) for v in categories[seen].tolist()), np.int32, len(seen))
         new = np.flatnonzero(found < 0)
         if len(new):  # new values (rare once a log has been read) get codes in order of appearance
             first = np.full(len(categories), len(codes), dtype=np.intp)
