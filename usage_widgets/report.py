@@ -14,7 +14,16 @@ import pyarrow as pa
 from . import kernel
 from .selection import Selection
 from .store import RequestStore
-from .timewindow import DAY_NS, QUARTER_NS, Window, previous_window, quarter_table, rolling_days, window_for
+from .timewindow import (
+    DAY_NS,
+    QUARTER_NS,
+    Window,
+    previous_window,
+    quarter_table,
+    rolling_days,
+    spans_of,
+    window_for,
+)
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,7 @@ class _Pass:
         q0, q1 = _quarters(int(edges[0]), window.end_ns)
         segments = (
             q0, quarter_table(edges, q0, q1), edges,
-            _which(window.edges, starts), _which(periods.edges, starts),
+            spans_of(window.edges, starts), spans_of(periods.edges, starts),
         )  # fmt: skip
         filters = _filters(store, selection)
         columns, groups = _rows(store, int(edges[0]), window.end_ns, filters)
@@ -180,12 +189,6 @@ class _Pass:
         return kernel.view_pass(
             self.columns, self.filters, self.segments, shape, team_view, self.groups, self.window
         )
-
-
-def _which(edges: np.ndarray, instants: np.ndarray) -> np.ndarray:
-    """Per instant, the span of ``edges`` it lies in, or `OUTSIDE` (-1)."""
-    span = np.searchsorted(edges, instants, side="right") - 1
-    return np.where(span < len(edges) - 1, span, -1).astype(np.int64)
 
 
 def _quarters(start_ns: int, end_ns: int) -> tuple[int, int]:

@@ -66,8 +66,20 @@ def quarter_table(edges: np.ndarray, q0: int, q1: int) -> np.ndarray:
     starts = np.arange(q0, q1 + 1, dtype=np.int64) * QUARTER_NS
     first = np.searchsorted(edges, starts, side="right") - 1
     last = np.searchsorted(edges, starts + (QUARTER_NS - 1), side="right") - 1
-    inside = np.where((first < 0) | (first >= len(edges) - 1), OUTSIDE, first)
-    return np.where(first == last, inside, SPLIT).astype(np.int32)
+    return np.where(first == last, spans_of(edges, starts), SPLIT).astype(np.int32)
+
+
+def spans_of(edges: np.ndarray, instants: np.ndarray) -> np.ndarray:
+    """Per instant, the span ``i`` of ``edges`` it lies in (``[edges[i], edges[i + 1])``), or
+    `OUTSIDE`.
+
+    Examples
+    --------
+    >>> spans_of(np.array([10, 20, 30]), np.array([5, 10, 25, 30])).tolist()
+    [-1, 0, 1, -1]
+    """
+    span = np.searchsorted(edges, instants, side="right") - 1
+    return np.where(span < len(edges) - 1, span, OUTSIDE).astype(np.int64)
 
 
 def window_for(selection: Selection, now: pd.Timestamp, tz: str) -> Window:
