@@ -395,7 +395,7 @@ class _Validator:
                 self._fail(column, "is missing", codes < 0, raw)
                 trimmed = pc.utf8_length(pc.utf8_trim_whitespace(uniques)).to_numpy(zero_copy_only=False)
                 self._fail(column, "must not be empty", np.isin(codes, np.flatnonzero(trimmed == 0)), raw)
-            unsafe = pc.match_substring_regex(uniques, _UNSAFE_RE2).to_numpy(zero_copy_only=False)
+            unsafe = _unsafe_text(uniques).to_numpy(zero_copy_only=False)
             if unsafe.any():
                 cleaned = uniques.to_pylist()
                 for i in np.flatnonzero(unsafe):
