@@ -398,17 +398,18 @@ class RequestStore:
 
     def _reopen(self, day: int) -> None:
         """Put the finished days from ``day`` on back in time order, as the latest day's rows."""
+        self._join_groups()  # while they still end where the latest day began
         k = int(np.searchsorted(self._days, day, side="left"))
         self._open = int(self._starts[k])
         self._days, self._starts = self._days[:k], self._starts[:k]
-        self._join_groups()
         g = int(np.searchsorted(self._groups, self._open, side="left"))
         self._groups, self._group_sums = self._groups[: g + 1], self._group_sums[:g]
         self._group_cost = self._group_cost[:g]
         self._resort(self._open)
 
     def _finish_days(self) -> None:
-        """Sort each day before the latest by user, model and time (`kernel.block_order`)."""
+        """Sort each day before the latest by user, model and time (`kernel.block_order`), and
+        keep its groups' totals (`kernel.group_totals`)."""
         ts = self._cols["ts"][self._open : self._n]
         if not len(ts):
             return
