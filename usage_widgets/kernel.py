@@ -452,7 +452,7 @@ def _by_groups_and_rows(n_rows, groups, grouped, rows, make):
 
 def totals_pass(columns, filters, period, n_users, groups=None):
     """Requests, input and output tokens, unpriced requests (int64 array indexed like the
-    accumulator rows), cost, and how many distinct users, of the requests in ``period``
+    accumulator rows), cost, and which users (a boolean per user), of the requests in ``period``
     (``(q0, table, edges)``: its quarter table and its two edges): the previous period's KPIs.
     ``groups`` as for `view_pass`."""
 
@@ -471,7 +471,7 @@ def totals_pass(columns, filters, period, n_users, groups=None):
     parts = _by_groups_and_rows(len(columns[0]), groups, grouped, rows, make)
     seen = np.logical_or.reduce([p[0] > 0 for p in parts])
     sums = np.sum([p[1] for p in parts], axis=0)
-    return sums, float(sum(p[2][0] for p in parts)), int(np.count_nonzero(seen))
+    return sums, float(sum(p[2][0] for p in parts)), seen
 
 
 _LOW = np.uint64(0x0101010101010101)

@@ -369,19 +369,36 @@ def _cost_by_model(labels: _Labels, requests: np.ndarray, cost: np.ndarray) -> p
 def _previous(
     store: RequestStore, selection: Selection, window: Window, filters: tuple[np.ndarray, ...]
 ) -> dict[str, Any]:
-    """KPIs of the period of the same length right before the window (a totals-only pass under
-    the same filter tables)."""
+    """KPIs of the period of the same length right before the window: without filters, the
+    store's totals of the finished days wholly inside it, and a totals-only pass over the rest
+    (all of it under a filter, with the same filter tables)."""
     before = previous_window(selection, window)
     q0, q1 = _quarters(before.start_ns, before.end_ns)
     edges = np.array([before.start_ns, before.end_ns + 1], dtype=np.int64)
     period = (q0, quarter_table(edges, q0, q1), edges)
-    columns, groups = _rows(store, before.start_ns, before.end_ns, filters)
-    totals, cost, users = kernel.totals_pass(columns, filters, period, len(store.users.ids), groups)
+    totals = np.zeros(kernel.WIDTH, dtype=np.int64)
+    cost, seen = 0.0, np.zeros(len(store.users.ids), dtype=bool)
+    spans = [(before.start_ns, before.end_ns)]
+    if not any(len(table) for table in filters):
+        days = store.whole_days(before.start_ns, before.end_ns)
+        totals[_KPI_SUMS] = days.sums[_GROUP_SUMS]
+        cost, seen[days.users] = days.cost, True
+        if days.end_ns > days.start_ns:
+            spans = [(before.start_ns, days.start_ns - 1), (days.end_ns, before.end_ns)]
+    for start_ns, end_ns in spans:
+        if start_ns <= end_ns:
+            columns, groups = _rows(store, start_ns, end_ns, filters)
+            part = kernel.totals_pass(columns, filters, period, len(store.users.ids), groups)
+            totals, cost, seen = totals + part[0], cost + part[1], seen | part[2]
     return {
-        "previous_kpis": _kpis_of(totals, cost, users),
+        "previous_kpis": _kpis_of(totals, cost, int(np.count_nonzero(seen))),
         "previous_start": pd.Timestamp(before.start_ns, tz="UTC").tz_convert(window.tz),
         "previous_end": pd.Timestamp(before.end_ns, tz="UTC").tz_convert(window.tz),
     }
+
+
+_KPI_SUMS = [kernel.REQUESTS, kernel.UNPRICED, kernel.INPUT, kernel.OUTPUT]
+_GROUP_SUMS = [kernel.G_REQUESTS, kernel.G_UNPRICED, kernel.G_INPUT, kernel.G_OUTPUT]
 
 
 def _flagged(history: np.ndarray, names: Any, key: str) -> pd.DataFrame:

@@ -64,6 +64,21 @@ class Groups:
     cost: np.ndarray
 
 
+@dataclass
+class WholeDays:
+    """The finished UTC days that lie wholly in a span of time (``start_ns`` their first
+    instant, ``end_ns`` the one after their last; equal when there are none): what their
+    requests add up to (``sums``: requests, unpriced requests, input and output tokens, as
+    `kernel.G_REQUESTS` .. `kernel.G_OUTPUT`), their cost, and the users active in them (a
+    user once for each day)."""
+
+    start_ns: int
+    end_ns: int
+    sums: np.ndarray
+    cost: float
+    users: np.ndarray
+
+
 class _Dictionary:
     """Distinct strings and their codes, in order of first appearance."""
 
@@ -162,6 +177,10 @@ class RequestStore:
         self._group_sums = np.zeros((0, kernel.G_LAST_SEQ + 1), dtype=np.int64)
         self._group_cost = np.zeros(0, dtype=np.float64)
         self._new_groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        # Per finished day: its requests, unpriced requests, tokens in and out, cost, users.
+        self._day_sums = np.zeros((0, kernel.G_OUTPUT + 1), dtype=np.int64)
+        self._day_cost = np.zeros(0, dtype=np.float64)
+        self._day_users: list[np.ndarray] = []
         self.version = 0  # bumped on every change, so callers can cache by it
         self.repeats = 0  # requests offered again (same request_id) and counted once
 
@@ -236,6 +255,18 @@ class RequestStore:
         self._join_groups()
         k0, k1 = np.searchsorted(self._groups, [lo, min(hi, self._open)], side="left")
         return Groups(self._groups[k0 : k1 + 1], self._group_sums[k0:k1], self._group_cost[k0:k1])
+
+    def whole_days(self, start_ns: int, end_ns: int) -> WholeDays:
+        """The totals of the finished days wholly inside ``start_ns`` to ``end_ns``."""
+        first = int(np.searchsorted(self._days, -(-start_ns // DAY_NS), side="left"))
+        last = int(np.searchsorted(self._days, (end_ns + 1) // DAY_NS, side="left"))
+        days = self._days[first:last]  # days between them without requests are in no group
+        if not len(days):
+            return WholeDays(start_ns, start_ns, self._day_sums[:0].sum(axis=0), 0.0, np.zeros(0, np.int64))
+        users = np.concatenate(self._day_users[first:last])
+        cost = float(self._day_cost[first:last].sum())
+        sums = self._day_sums[first:last].sum(axis=0)
+        return WholeDays(int(days[0]) * DAY_NS, (int(days[-1]) + 1) * DAY_NS, sums, cost, users)
 
     def _join_groups(self) -> None:
         """Add the groups of the days finished since the last call (one copy, not one a day)."""
@@ -405,6 +436,8 @@ class RequestStore:
         g = int(np.searchsorted(self._groups, self._open, side="left"))
         self._groups, self._group_sums = self._groups[: g + 1], self._group_sums[:g]
         self._group_cost = self._group_cost[:g]
+        self._day_sums, self._day_cost = self._day_sums[:k], self._day_cost[:k]
+        del self._day_users[k:]
         self._resort(self._open)
 
     def _finish_days(self) -> None:
@@ -429,9 +462,18 @@ class RequestStore:
         columns = (self._cols[name][self._open : end] for name in _GROUPED)
         groups, sums, cost = kernel.group_totals(starts, *columns)
         self._new_groups.append((self._open + groups, sums, cost))
+        self._keep_day_totals(np.searchsorted(groups, begins), sums, cost)
         self._days = np.r_[self._days, days[begins]].astype(np.int64)
         self._starts = np.r_[self._starts, self._open + begins].astype(np.int64)
         self._open = end
+
+    def _keep_day_totals(self, firsts: np.ndarray, sums: np.ndarray, cost: np.ndarray) -> None:
+        """Keep each newly finished day's totals, from its groups (day ``d``'s begin at group
+        ``firsts[d]``)."""
+        self._day_sums = np.r_[self._day_sums, np.add.reduceat(sums[:, : kernel.G_OUTPUT + 1], firsts)]
+        self._day_cost = np.r_[self._day_cost, np.add.reduceat(cost, firsts)]
+        ends = np.r_[firsts[1:], len(sums)]
+        self._day_users += [np.unique(sums[a:b, kernel.G_USER]) for a, b in zip(firsts, ends, strict=True)]
 
     # -- what the controls offer -----------------------------------------------------------
     def options(self) -> dict[str, list[str]]:
