@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from .timewindow import OUTSIDE, SPLIT
+from .timewindow import OUTSIDE, QUARTER_NS, SPLIT
 
 # Columns of the per-entity accumulator rows (int64; COST holds float64 bits; LAST_TEAM is the
 # team of the latest request, at time LAST_TS, the later of one instant's by LAST_SEQ).
@@ -195,6 +195,9 @@ def _part_sums(k, a, b, wa, wb, sums, spent, inp, out, cost):  # pragma: no cove
     return _row_sums(wa, wb, inp, out, cost)
 
 
+SCAN_ROWS = 24  # up to this many rows, `_rows_from` counts rather than searches
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _rows_from(ts, a, b, first, last, at):  # pragma: no cover - compiled
     """The first row of ``a:b`` (in time order, from ``first`` to ``last``) at or after ``at``."""
@@ -202,18 +205,23 @@ def _rows_from(ts, a, b, first, last, at):  # pragma: no cover - compiled
         return a
     if last < at:
         return b
-    return a + np.searchsorted(ts[a:b], at, side="left")
+    if b - a > SCAN_ROWS:
+        return a + np.searchsorted(ts[a:b], at, side="left")
+    before = 0  # a few rows: counted without branches, faster than a binary search
+    for i in range(a, b):
+        before += ts[i] < at
+    return a + before
 
 
 @njit(cache=True, nogil=True)
 def _groups_view_chunk(
     k_lo, k_hi, acc, cnt, per_user, model_requests, model_cost, team_view,
     bounds, offset, sums, spent, ts, inp, out, cost, seq, team_ok, model_ok,
-    edges, seg_bucket, seg_period, window_lo, window_hi, n_buckets, n_models,
+    q0, table, edges, seg_bucket, seg_period, window_lo, window_hi, n_buckets, n_models,
 ):  # pragma: no cover - compiled
     """`_view_chunk` for groups of finished days (no key or tag filter): each group's rows
-    per segment are counted by binary search on their times, and its totals are its stored
-    sums unless the window cuts it."""
+    per segment are counted on their times (`_rows_from`) from the segment of its first
+    request on, and its totals are its stored sums unless the window cuts it."""
     by_team, by_model = team_ok.shape[0] > 0, model_ok.shape[0] > 0
     n_segments = edges.shape[0] - 1
     total_spent = acc.view(np.float64)
@@ -229,8 +237,13 @@ def _groups_view_chunk(
         g = t if team_view else u
         keep = not by_model or model_ok[m]
         if keep:  # requests per segment: per bucket, per model and per rolling day
-            i = _rows_from(ts, a, b, first, last, edges[0])
-            s = np.searchsorted(edges, max(first, edges[0]), side="right") - 1
+            i, s = a, 0
+            if first < edges[0]:
+                i = _rows_from(ts, a, b, first, last, edges[0])
+            else:
+                s = table[first // QUARTER_NS - q0]
+                if s < 0:  # an edge splits its quarter hour
+                    s = np.searchsorted(edges, first, side="right") - 1
             while i < b and s < n_segments:
                 j = _rows_from(ts, i, b, first, last, edges[s + 1])
                 c = j - i
@@ -349,7 +362,7 @@ def _chunks(n: int) -> list[tuple[int, int]]:
     return [(n * c // parts, n * (c + 1) // parts) for c in range(parts)]
 
 
-GROUP_ROWS = 8  # what reading a group costs, in rows read one by one
+GROUP_ROWS = 3  # what reading a group costs, in rows read one by one
 
 
 def _run(chunk, bounds, make):
@@ -416,7 +429,7 @@ def view_pass(columns, filters, segments, shape, team_view=False, groups=None, w
     def grouped(lo, hi, acc, counts, per_user, model_requests, model_cost):
         _groups_view_chunk(
             lo, hi, acc, counts, per_user, model_requests, model_cost, team_view, *groups,
-            *_group_columns(columns), filters[1], filters[3], *segments[2:], *window, n_buckets, n_models,
+            *_group_columns(columns), filters[1], filters[3], *segments, *window, n_buckets, n_models,
         )  # fmt: skip
 
     return _merge(_by_groups_and_rows(len(columns[0]), groups, grouped, rows, make))
@@ -535,25 +548,21 @@ def may_be_unsafe(offsets, data, words):  # pragma: no cover - compiled
     """Per string of an Arrow string buffer (``words``: as `as_words`): does it hold a byte
     that could start a character the text rules refuse (a control character other than tab
     and newline, DEL, a C1 control's lead byte 0xC2, or 0xE2, the lead byte of the
-    bidirectional controls)? A quick scan, eight bytes at a time, so that only these few
-    strings go through the exact check."""
+    bidirectional controls)? A quick scan of the whole buffer, eight bytes at a time, so that
+    only these few strings go through the exact check."""
     n = offsets.shape[0] - 1
     out = np.zeros(n, dtype=np.bool_)
-    for i in range(n):
-        j, end = offsets[i], offsets[i + 1]
-        while j < end:
-            k = min(8, end - j)
-            word = _word_at(words, data, j, end)
-            padded = word | ~((np.uint64(1) << np.uint64(8 * k)) - np.uint64(1)) if k < 8 else word
-            low = ((padded - _LOW * np.uint64(0x20)) & ~padded & _HIGH) != 0  # a byte below 0x20
-            if low or _has_byte(word, 0x7F) or _has_byte(word, 0xC2) or _has_byte(word, 0xE2):
-                for t in range(j, j + k):  # which byte: tab and newline are fine
-                    c = data[t]
-                    if (c < 0x20 and c != 0x09 and c != 0x0A) or c == 0x7F or c == 0xC2 or c == 0xE2:
-                        out[i] = True
-                if out[i]:
-                    break
-            j += 8
+    lo, hi = offsets[0], offsets[n]
+    for q in range(lo >> 3, (hi + 7) >> 3):
+        if q < words.shape[0]:
+            word = words[q]
+            low = ((word - _LOW * np.uint64(0x20)) & ~word & _HIGH) != 0  # a byte below 0x20
+            if not (low or _has_byte(word, 0x7F) or _has_byte(word, 0xC2) or _has_byte(word, 0xE2)):
+                continue
+        for t in range(max(q * 8, lo), min(q * 8 + 8, hi)):  # which byte: tab and newline are fine
+            c = data[t]
+            if (c < 0x20 and c != 0x09 and c != 0x0A) or c == 0x7F or c == 0xC2 or c == 0xE2:
+                out[np.searchsorted(offsets, t, side="right") - 1] = True
     return out
 
 

@@ -217,7 +217,7 @@ def warn_about_log(
 def load_part(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
     """`load_log` (strict) of one part of a log, with its request ids' `id_hashes` (rows in
     the order returned), so a store need not hash them again."""
-    validator = _Validator(_read(frame), lenient=False)
+    validator = _Validator(_read(frame), lenient=False, for_store=True)
     return validator.run(), validator.id_hashes
 
 
@@ -233,15 +233,28 @@ def parquet_parts(source: Any) -> tuple[int, Iterator[pd.DataFrame]] | None:
         return None
     path = Path(source)
     try:
-        file = pq.ParquetFile(path, read_dictionary=list(_FEW_VALUES))
+        file = pq.ParquetFile(path)
+        rows, groups = file.metadata.num_rows, file.metadata.num_row_groups
+        if rows <= PART_ROWS:
+            return None
+        # Few distinct values are read dictionary-encoded. So are tags, far quicker to decode,
+        # when the row groups are large enough to read one at a time (a part holding two row
+        # groups could not join their tags' dictionaries).
+        one_group_at_a_time = rows >= groups * PART_ROWS // 4
+        paths = [c.path for c in file.schema]
+        tags = [p for p in paths if p.split(".")[0] == "tags" and p.count(".") == 2]
+        tags = tags[:1] if one_group_at_a_time else []
+        file = pq.ParquetFile(path, read_dictionary=[c for c in _FEW_VALUES if c in paths] + tags)
     except (ValueError, OSError, pa.ArrowException):
         return None  # load_log says why
-    if file.metadata.num_rows <= PART_ROWS:
-        return None
 
     def parts() -> Iterator[pd.DataFrame]:
+        if one_group_at_a_time:
+            batches = (b for g in range(groups) for b in file.iter_batches(PART_ROWS, row_groups=[g]))
+        else:
+            batches = file.iter_batches(batch_size=PART_ROWS)
         try:
-            for batch in file.iter_batches(batch_size=PART_ROWS):
+            for batch in batches:
                 frame = pa.Table.from_batches([batch]).to_pandas(types_mapper=pd.ArrowDtype)
                 _check_parquet_text(frame, path.name)
                 yield frame
@@ -269,9 +282,10 @@ def _unsafe_text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 class _Validator:
     """Checks one rule at a time; strict mode raises on the first, lenient mode collects."""
 
-    def __init__(self, frame: pd.DataFrame, lenient: bool) -> None:
+    def __init__(self, frame: pd.DataFrame, lenient: bool, *, for_store: bool = False) -> None:
         self.frame = frame.reset_index(drop=True)
         self.lenient = lenient
+        self.for_store = for_store  # Arrow tags may stay dictionary-encoded (a store reads both)
         self.bad = np.zeros(len(self.frame), dtype=bool)
         self.reasons = pd.Series("", index=self.frame.index, dtype=object)
         self.out: dict[str, Any] = {}
@@ -302,8 +316,12 @@ class _Validator:
         self.out["request_id"] = ids
 
         keep = ~self.bad
-        rejected = frame.loc[self.bad].assign(
-            rejected_row=np.flatnonzero(self.bad), rejected_reason=self.reasons[self.bad]
+        rejected = (
+            frame.loc[self.bad].assign(
+                rejected_row=np.flatnonzero(self.bad), rejected_reason=self.reasons[self.bad]
+            )
+            if self.bad.any()
+            else None
         )
         result = pd.DataFrame({c: self.out[c] for c in CANONICAL if c != "cost"})
         if not keep.all():
@@ -313,7 +331,7 @@ class _Validator:
         for column in extra:
             result[column] = frame.loc[keep, column]
         result = self._finish(result)
-        if len(rejected):
+        if rejected is not None:
             counts = rejected["rejected_reason"].value_counts()
             summary = "; ".join(f"{n} × {reason}" for reason, n in counts.items())
             warnings.warn(
@@ -322,7 +340,7 @@ class _Validator:
                 stacklevel=3,
             )
         # attrs must hold plain values: pandas compares them when frames are combined.
-        result.attrs["rejected"] = rejected.astype(object).to_dict("records")
+        result.attrs["rejected"] = [] if rejected is None else rejected.astype(object).to_dict("records")
         return result
 
     def _finish(self, result: pd.DataFrame) -> pd.DataFrame:
@@ -520,20 +538,19 @@ class _Validator:
 
     def _arrow_tags(self, raw: pd.Series) -> pd.Series:
         """Tags already held as Arrow lists (Parquet): checked once per distinct tag, and kept
-        as they are (no copy) unless a row needs mending."""
+        as they are (no copy) unless a row needs mending. Lists of dictionary-encoded text (as
+        `parquet_parts` reads them) stay so for a store, and become plain text otherwise."""
         arr = pa.array(raw)
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
-        if arr.type != pa.list_(pa.string()):
+        if arr.type not in (pa.list_(pa.string()), _DICTIONARY_TAGS):
             arr = arr.cast(pa.list_(pa.string()))
         lengths = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
         self._fail("tags", f"at most {MAX_TAGS} tags per request", lengths > MAX_TAGS, raw)
-        encoded = pc.list_flatten(arr).dictionary_encode()  # the tags of the rows that have a list
-        distinct = encoded.dictionary.to_pylist()
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        distinct, codes = tag_codes(arr)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        bad_codes = [i for i, t in enumerate(distinct) if TAG_RE.match(t) is None]
+        bad_codes = [i for i, t in enumerate(distinct) if t is None or TAG_RE.match(t) is None]
         hit = (codes < 0) | np.isin(codes, bad_codes)
         if hit.any():
             parent = np.repeat(np.arange(len(lengths)), lengths)
@@ -550,9 +567,26 @@ class _Validator:
             for row in set(np.flatnonzero(self.bad).tolist()) | set(np.flatnonzero(repeats).tolist()):
                 lists[row] = [] if self.bad[row] else list(dict.fromkeys(lists[row] or []))
             arr = pa.array(lists, type=pa.list_(pa.string()))
+        if arr.type != pa.list_(pa.string()) and (arr.null_count or not self.for_store):
+            arr = arr.cast(pa.list_(pa.string()))
         if arr.null_count:
             arr = pc.if_else(pc.is_null(arr), pa.scalar([], pa.list_(pa.string())), arr)
-        return pd.Series(arr, dtype=TAGS_DTYPE, index=raw.index)
+        return pd.Series(arr, dtype=pd.ArrowDtype(arr.type), index=raw.index)
+
+
+_DICTIONARY_TAGS = pa.list_(pa.dictionary(pa.int32(), pa.string()))
+
+
+def tag_codes(tags: pa.ListArray) -> tuple[list[str | None], np.ndarray]:
+    """The distinct tags of Arrow lists of tags (plain or dictionary-encoded text), and per
+    tag of the flattened lists, its place among them (-1 for a missing tag)."""
+    flat = pc.list_flatten(tags)
+    if not isinstance(flat, pa.DictionaryArray):
+        flat = flat.dictionary_encode()
+    elif len(pc.unique(flat.dictionary)) < len(flat.dictionary):  # a dictionary may repeat a text
+        flat = flat.dictionary_decode().dictionary_encode()
+    codes = flat.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return flat.dictionary.to_pylist(), codes
 
 
 _TAG_RULE = (

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from . import kernel
 from .errors import LogError, LogWarning
 from .ids import IdSet, id_hashes
-from .schema import ID_DTYPE, load_log, load_part, parquet_parts, warn_about_log
+from .schema import ID_DTYPE, load_log, load_part, parquet_parts, tag_codes, warn_about_log
 from .timewindow import DAY_NS, QUARTER_NS
 
 _COLUMNS: dict[str, type] = {
@@ -335,7 +335,10 @@ class RequestStore:
         return len(frame)
 
     def _encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        codes, tagset_table = self._tagsets(pa.array(frame["tags"], type=pa.list_(pa.string())))
+        tags = pa.array(frame["tags"])  # plain or dictionary-encoded text (`load_part`)
+        if pa.types.is_list(tags.type) and not pa.types.is_dictionary(tags.type.value_type):
+            tags = tags.cast(pa.list_(pa.string()))
+        codes, tagset_table = self._tagsets(tags)
         cost = frame["cost"].to_numpy(dtype="float64", na_value=np.nan)
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         return {
@@ -359,12 +362,12 @@ class RequestStore:
         """
         if isinstance(tags, pa.ChunkedArray):
             tags = tags.combine_chunks() if tags.num_chunks else pa.array([], tags.type)
-        flat = pc.list_flatten(tags).dictionary_encode()
-        ours = np.array([self.tags.code(t) for t in flat.dictionary.to_pylist()], dtype=np.int64)
+        distinct, codes = tag_codes(tags)
+        ours = np.array([self.tags.code(t) for t in distinct], dtype=np.int64)
         lengths = pc.list_value_length(tags).fill_null(0).to_numpy(zero_copy_only=False)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        members = ours[flat.indices.to_numpy(zero_copy_only=False)] if len(ours) else np.zeros(0, np.int64)
+        members = ours[codes] if len(ours) else np.zeros(0, np.int64)
         h1, h2 = kernel.set_hashes(offsets, members)
         codes, uniques = pd.factorize(h1)
         first = np.empty(len(uniques), dtype=np.int64)
