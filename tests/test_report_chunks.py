@@ -213,3 +213,17 @@ def test_a_broken_row_in_a_later_part_is_named_as_in_the_whole_file(
         uw.RequestStore.from_log(path)
     assert str(parts.value) == str(whole.value)
     assert "row 233" in str(parts.value) and "1 more rows break it too" in str(parts.value)
+
+
+def test_a_large_parquet_file_without_the_optional_columns_loads_part_by_part(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    path = tmp_path / "log.parquet"
+    log = _parquet_log(tmp_path / "first.parquet").drop(columns=["team", "user_name", "user_email", "tags"])
+    log.to_parquet(path, row_group_size=100)
+    monkeypatch.setattr(sys.modules["usage_widgets.schema"], "PART_ROWS", 70)
+    assert sys.modules["usage_widgets.schema"].parquet_parts(path)[0] == 300
+    with pytest.warns(uw.LogWarning):
+        store = uw.RequestStore.from_log(path)
+    rep = uw.report(store, uw.Selection(view="team", range="7d"), now="2026-03-10T12:00Z")
+    assert len(store) == 298 and rep.breakdown["team"].tolist() == ["Unassigned"]
