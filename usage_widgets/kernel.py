@@ -31,7 +31,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .timewindow import OUTSIDE, QUARTER_NS, SPLIT
 
@@ -566,12 +569,38 @@ def may_be_unsafe(offsets, data, words):  # pragma: no cover - compiled
     return out
 
 
+@intrinsic
+def _prefetch_row(typingctx, rows, row):  # pragma: no cover - compiled
+    """Ask the CPU to bring row ``row`` of a 2-d array into its cache (LLVM's prefetch, for a
+    write, kept in all cache levels), so that random reads of a large table overlap."""
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        zero = context.get_constant(types.intp, 0)
+        pointer = cgutils.get_item_pointer(context, builder, signature.args[0], array, [args[1], zero])
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), "llvm.prefetch.p0"
+        )
+        flags = [ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+        builder.call(prefetch, [builder.bitcast(pointer, byte_pointer), *flags])
+        return context.get_dummy_value()
+
+    return types.void(rows, row), codegen
+
+
+AHEAD = 8  # how many ids ahead `id_probe` and `id_insert` ask for their slots
+
+
 @njit(cache=True, nogil=True)
 def id_probe(slots, h1, h2):  # pragma: no cover - compiled
     """Per id (its two hashes): whether the open-addressing table (`id_insert`) holds it."""
     mask = np.uint64(slots.shape[0] - 1)
     found = np.zeros(h1.shape[0], dtype=np.bool_)
     for i in range(h1.shape[0]):
+        if i + AHEAD < h1.shape[0]:
+            _prefetch_row(slots, np.intp(h2[i + AHEAD] & mask))
         a, b = h1[i] | np.uint64(1), h2[i]  # h1 | 1 is never 0, which marks a free slot
         s = b & mask
         while slots[s, 0] != 0:
@@ -586,10 +615,12 @@ def id_probe(slots, h1, h2):  # pragma: no cover - compiled
 def id_insert(slots, h1, h2):  # pragma: no cover - compiled
     """Add ids (their two hashes) to an open-addressing table with linear probing (one row of
     ``slots`` per slot, a power of two of them, kept under three quarters full by the caller);
-    returns which were new."""
+    returns which were new. Each id's slot is asked for `AHEAD` ids before it is read."""
     mask = np.uint64(slots.shape[0] - 1)
     new = np.zeros(h1.shape[0], dtype=np.bool_)
     for i in range(h1.shape[0]):
+        if i + AHEAD < h1.shape[0]:
+            _prefetch_row(slots, np.intp(h2[i + AHEAD] & mask))
         a, b = h1[i] | np.uint64(1), h2[i]
         s = b & mask
         while True:

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,6 +78,42 @@ class WholeDays:
     sums: np.ndarray
     cost: float
     users: np.ndarray
+
+
+_ID_CHECKS = ThreadPoolExecutor(1, thread_name_prefix="usage-widgets-ids")
+
+
+@dataclass
+class TagLists:
+    """Each request's tags (validated), as places among ``distinct`` (``codes``, request ``i``'s
+    are ``codes[offsets[i]:offsets[i + 1]]``)."""
+
+    distinct: list[str]
+    codes: np.ndarray
+    offsets: np.ndarray
+
+
+def _plain_columns(frame: pd.DataFrame) -> dict[str, Any]:
+    """What of validated requests the store keeps without its dictionaries: times, quarter
+    hours, tokens, cost, and the tags as `TagLists`."""
+    tags = pa.array(frame["tags"])  # plain or dictionary-encoded text (`load_part`)
+    if pa.types.is_list(tags.type) and not pa.types.is_dictionary(tags.type.value_type):
+        tags = tags.cast(pa.list_(pa.string()))
+    if isinstance(tags, pa.ChunkedArray):
+        tags = tags.combine_chunks() if tags.num_chunks else pa.array([], tags.type)
+    distinct, codes = tag_codes(tags)
+    lengths = pc.list_value_length(tags).fill_null(0).to_numpy(zero_copy_only=False)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return {
+        "ts": ts,
+        "quarter": (ts // QUARTER_NS).astype(np.int32),
+        "input_tokens": frame["input_tokens"].to_numpy(dtype=np.int64),
+        "output_tokens": frame["output_tokens"].to_numpy(dtype=np.int64),
+        "cost": frame["cost"].to_numpy(dtype="float64", na_value=np.nan),
+        "tags": TagLists(distinct, codes, offsets),
+    }
 
 
 class _Dictionary:
@@ -222,7 +259,7 @@ class RequestStore:
                 first = first or log.attrs["first_duplicate"]
                 unpriced += log.attrs["unpriced"]
                 models.update(log.attrs["unpriced_models"])
-                self._add(log, hashes)
+                self._add(log, self._ids.add(*hashes))
         warn_about_log(duplicates=self.repeats, first_duplicate=first, unpriced=unpriced,
                        unpriced_models=sorted(models), stacklevel=3)  # fmt: skip
 
@@ -297,20 +334,29 @@ class RequestStore:
         """
         frame = log if validated else load_log(log)
         ids = frame["request_id"]
-        return self._add(frame, id_hashes(pa.array(ids if ids.dtype == ID_DTYPE else ids.astype(ID_DTYPE))))
+        ids = pa.array(ids if ids.dtype == ID_DTYPE else ids.astype(ID_DTYPE))
+        # The ids are hashed and looked up on a second thread while this one reads the columns
+        # that need no dictionary (random reads of a large id table, mostly waiting on memory).
+        checked = _ID_CHECKS.submit(lambda: self._ids.add(*id_hashes(ids)))
+        try:
+            plain = _plain_columns(frame)
+        finally:
+            new = checked.result()
+        return self._add(frame, new, plain)
 
-    def _add(self, frame: pd.DataFrame, hashes: tuple[np.ndarray, np.ndarray]) -> int:
-        """Add validated requests, whose ids hash to ``hashes``; returns how many were new."""
+    def _add(self, frame: pd.DataFrame, new: np.ndarray, plain: dict[str, Any] | None = None) -> int:
+        """Add validated requests, of which ``new`` says which ids were not held before (as
+        `IdSet.add` gives; already added to the id set); returns how many were new. ``plain``:
+        the frame's `_plain_columns`, when already read."""
         self.repeats += int(frame.attrs.get("duplicates_dropped", 0))
         if not len(frame):
             return 0
-        new = self._ids.add(*hashes)
         if not new.all():  # requests whose id is already held are dropped
             self.repeats += int((~new).sum())
-            frame = frame.loc[new]
+            frame, plain = frame.loc[new], None
         if not len(frame):
             return 0
-        encoded = self._encode(frame)
+        encoded = self._encode(frame, plain or _plain_columns(frame))
         ts = encoded["ts"]
         self._update_users(frame, encoded["user"], ts)
         earliest = int(ts.min())
@@ -334,40 +380,28 @@ class RequestStore:
         self.version += 1
         return len(frame)
 
-    def _encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        tags = pa.array(frame["tags"])  # plain or dictionary-encoded text (`load_part`)
-        if pa.types.is_list(tags.type) and not pa.types.is_dictionary(tags.type.value_type):
-            tags = tags.cast(pa.list_(pa.string()))
-        codes, tagset_table = self._tagsets(tags)
-        cost = frame["cost"].to_numpy(dtype="float64", na_value=np.nan)
-        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    def _encode(self, frame: pd.DataFrame, plain: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The store's columns of validated requests: ``plain`` (`_plain_columns`) and the
+        codes of their text in the store's dictionaries."""
+        codes, tagset_table = self._tagsets(plain.pop("tags"))
         return {
-            "ts": ts,
-            "quarter": (ts // QUARTER_NS).astype(np.int32),
+            **plain,
             "user": self.users.ids.encode(frame["user_id"]),
             "team": self.teams.encode(frame["team"]),
             "key": self.keys.encode(frame["api_key"]),
             "model": self.models.encode(frame["model"]),
             "tagset": tagset_table[codes] if len(codes) else np.zeros(0, np.int32),
-            "input_tokens": frame["input_tokens"].to_numpy(dtype=np.int64),
-            "output_tokens": frame["output_tokens"].to_numpy(dtype=np.int64),
-            "cost": cost,
         }
 
-    def _tagsets(self, tags: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    def _tagsets(self, tags: TagLists) -> tuple[np.ndarray, np.ndarray]:
         """Per request, which distinct tag set it carries: codes into a table of tag set codes.
 
         Each request's tags become the store's tag codes, sorted, hashed twice (`kernel.set_hashes`)
         in one compiled pass; only tag sets not met before are named one by one.
         """
-        if isinstance(tags, pa.ChunkedArray):
-            tags = tags.combine_chunks() if tags.num_chunks else pa.array([], tags.type)
-        distinct, codes = tag_codes(tags)
-        ours = np.array([self.tags.code(t) for t in distinct], dtype=np.int64)
-        lengths = pc.list_value_length(tags).fill_null(0).to_numpy(zero_copy_only=False)
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        members = ours[codes] if len(ours) else np.zeros(0, np.int64)
+        ours = np.array([self.tags.code(t) for t in tags.distinct], dtype=np.int64)
+        offsets = tags.offsets
+        members = ours[tags.codes] if len(ours) else np.zeros(0, np.int64)
         h1, h2 = kernel.set_hashes(offsets, members)
         codes, uniques = pd.factorize(h1)
         first = np.empty(len(uniques), dtype=np.int64)
