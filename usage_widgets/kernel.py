@@ -383,18 +383,21 @@ def _merge(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
     """Parts' accumulators added up; the latest team is that of the latest request of any part."""
     acc, *rest = parts[0]  # the first part's arrays are its own: add the others into them
     for later in parts[1:]:
-        part = later[0]
-        newer = (part[:, LAST_TS] > acc[:, LAST_TS]) | (
-            (part[:, LAST_TS] == acc[:, LAST_TS]) & (part[:, LAST_SEQ] >= acc[:, LAST_SEQ])
-        )
-        for j in (REQUESTS, INPUT, OUTPUT, UNPRICED):
-            acc[:, j] += part[:, j]
-        acc.view(np.float64)[:, COST] += part.view(np.float64)[:, COST]
-        for j in (LAST_TEAM, LAST_TS, LAST_SEQ):
-            acc[newer, j] = part[newer, j]
+        _merge_rows(acc, later[0])
         for total, extra in zip(rest, later[1:], strict=True):
             total += extra
     return (acc, *rest)
+
+
+@njit(cache=True, nogil=True)
+def _merge_rows(acc, part):  # pragma: no cover - compiled
+    """Add accumulator rows ``part`` into ``acc``, keeping the team of the later request."""
+    spent, extra = acc.view(np.float64), part.view(np.float64)
+    for g in range(acc.shape[0]):
+        for j in (REQUESTS, INPUT, OUTPUT, UNPRICED):
+            acc[g, j] += part[g, j]
+        spent[g, COST] += extra[g, COST]
+        _latest_team(acc, g, part[g, LAST_TS], part[g, LAST_SEQ], part[g, LAST_TEAM])
 
 
 def _model_totals(n_models):
