@@ -93,6 +93,26 @@ def test_the_team_shown_is_that_of_the_latest_request_when_a_day_is_kept_by_mode
 
 
 @pytest.mark.parametrize("api_keys", [(), ("k",)])  # read a group at a time, or request by request
+def test_the_team_shown_is_that_of_the_latest_request_when_the_pass_is_split_among_threads(
+    monkeypatch: pytest.MonkeyPatch, api_keys: tuple[str, ...]
+) -> None:
+    """Each user moves from one team to another at their own hour; the part of the pass that
+    holds a user's latest request may be either thread's."""
+    stamps = pd.date_range("2026-03-02", "2026-03-07 22:00", freq="2h", tz="UTC")
+    users = [f"u{i}" for i in range(30)]
+    moves = {u: stamps[5 + 2 * i] for i, u in enumerate(users)}
+    log = pd.DataFrame([
+        {"request_id": f"{u}-{k}", "timestamp": t, "user_id": u, "api_key": "k", "model": f"m{k % 3}",
+         "team": ("beta-" if t >= moves[u] else "alpha-") + u, "input_tokens": 10, "output_tokens": 5,
+         "cost": 0.01}
+        for u in users for k, t in enumerate(stamps)
+    ])  # fmt: skip
+    monkeypatch.setattr(kernel, "MIN_CHUNK", 10)
+    rep = uw.report(log, uw.Selection(range="7d", api_keys=api_keys), now="2026-03-08T00:00Z")
+    assert rep.breakdown.set_index("user_id")["team"].to_dict() == {u: "beta-" + u for u in users}
+
+
+@pytest.mark.parametrize("api_keys", [(), ("k",)])  # read a group at a time, or request by request
 def test_of_one_instant_the_later_request_gives_the_team_in_a_finished_day(api_keys) -> None:
     """Two requests of one user at the same instant, in two teams and with two models: the
     badge shows the team of the one that came later in the log, as while the day was open."""
