@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -45,7 +46,14 @@ class Window:
     @property
     def labels(self) -> pd.DatetimeIndex:
         """Bucket starts, tz-aware in the window's zone."""
-        return pd.DatetimeIndex(self.edges[:-1], tz="UTC").tz_convert(self.tz).rename("bucket")
+        return _labels(self.edges[:-1].tobytes(), self.tz)
+
+
+@lru_cache(maxsize=64)
+def _labels(starts: bytes, tz: str) -> pd.DatetimeIndex:
+    """Bucket starts (UTC ns, as bytes) as a DatetimeIndex in ``tz``: remembered, since a
+    dashboard asks for the same buckets at every refresh of a day."""
+    return pd.DatetimeIndex(np.frombuffer(starts, dtype=np.int64), tz="UTC").tz_convert(tz).rename("bucket")
 
 
 OUTSIDE, SPLIT = -1, -2  # a quarter hour in no bucket; one an edge falls inside
@@ -113,6 +121,11 @@ def window_for(selection: Selection, now: pd.Timestamp, tz: str) -> Window:
 
 def _midnights(dates: list[_dt.date], tz: str) -> np.ndarray:
     """The instants (UTC ns) at which each local date begins."""
+    return _midnights_of(tuple(dates), tz).copy()
+
+
+@lru_cache(maxsize=256)
+def _midnights_of(dates: tuple[_dt.date, ...], tz: str) -> np.ndarray:
     naive = pd.DatetimeIndex(np.array(dates, dtype="datetime64[D]").astype("datetime64[ns]"))
     local = naive.tz_localize(tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
     return local.tz_convert("UTC").asi8.astype(np.int64)
