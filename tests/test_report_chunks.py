@@ -92,6 +92,30 @@ def test_the_team_shown_is_that_of_the_latest_request_when_a_day_is_kept_by_mode
     assert rep.breakdown.set_index("user_id").loc["mover", "team"] == "beta"
 
 
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata"])
+def test_busy_days_cut_by_bucket_and_rolling_day_edges_count_as_request_by_request(tz: str) -> None:
+    """Users with hundreds of requests a day with one model: their groups are searched, not
+    scanned, where an edge cuts them. Read a group at a time (no filter) or request by request
+    (a filter on the only key), the trends, totals and anomaly counts agree."""
+    rows = []
+    for u, (usual, spike) in enumerate([(40, 400), (300, 2000), (60, 60)]):
+        for day in range(1, 11):
+            n = spike if day >= 9 else usual
+            times = pd.date_range(f"2026-03-{day:02d}", periods=n, freq=f"{86_400 // n}s", tz="UTC")
+            rows += [
+                {"request_id": f"u{u}-{day}-{k}", "timestamp": t, "user_id": f"u{u}", "api_key": "k",
+                 "model": "gpt-4o", "input_tokens": k % 7, "output_tokens": 3, "cost": 0.001}
+                for k, t in enumerate(times)
+            ]  # fmt: skip
+    store = uw.RequestStore.from_log(pd.DataFrame(rows))
+    now = "2026-03-10T07:31:17Z"  # a rolling day's edge in the middle of each finished day
+    by_group = uw.report(store, uw.Selection(range="7d"), now=now, tz=tz)
+    by_request = uw.report(store, uw.Selection(range="7d", api_keys=("k",)), now=now, tz=tz)
+    pd.testing.assert_frame_equal(by_group.breakdown, by_request.breakdown)
+    pd.testing.assert_frame_equal(by_group.anomalies, by_request.anomalies)
+    assert by_group.anomalies.index.tolist() == ["u0", "u1"]
+
+
 @pytest.mark.parametrize("api_keys", [(), ("k",)])  # read a group at a time, or request by request
 def test_the_team_shown_is_that_of_the_latest_request_when_the_pass_is_split_among_threads(
     monkeypatch: pytest.MonkeyPatch, api_keys: tuple[str, ...]

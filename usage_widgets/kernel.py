@@ -208,12 +208,17 @@ def _rows_from(ts, a, b, first, last, at):  # pragma: no cover - compiled
         return a
     if last < at:
         return b
-    if b - a > SCAN_ROWS:
-        return a + np.searchsorted(ts[a:b], at, side="left")
-    before = 0  # a few rows: counted without branches, faster than a binary search
-    for i in range(a, b):
-        before += ts[i] < at
-    return a + before
+    if b - a <= SCAN_ROWS:
+        before = 0  # a few rows: counted without branches, faster than a binary search
+        for i in range(a, b):
+            before += ts[i] < at
+        return a + before
+    base, n = a, b - a  # a binary search whose steps are selects, not branches to mispredict
+    while n > 1:
+        half = n >> 1
+        base = base + half if ts[base + half - 1] < at else base
+        n -= half
+    return base + (ts[base] < at)
 
 
 @njit(cache=True, nogil=True)
