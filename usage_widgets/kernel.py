@@ -234,13 +234,13 @@ def _groups_view_chunk(
     n_segments = edges.shape[0] - 1
     total_spent = acc.view(np.float64)
     for k in range(k_lo, k_hi):
-        a, b = bounds[k] - offset, bounds[k + 1] - offset
         t = sums[k, G_TEAM]
         if by_team and not team_ok[t]:
             continue
         first, last = sums[k, G_FIRST], sums[k, G_LAST]
         if last < edges[0] or first >= edges[n_segments]:
             continue
+        a, b = bounds[k] - offset, bounds[k + 1] - offset
         u, m = sums[k, G_USER], sums[k, G_MODEL]
         g = t if team_view else u
         keep = not by_model or model_ok[m]
@@ -252,8 +252,9 @@ def _groups_view_chunk(
                 s = table[first // QUARTER_NS - q0]
                 if s < 0:  # an edge splits its quarter hour
                     s = np.searchsorted(edges, first, side="right") - 1
+            whole = i == a and last < edges[s + 1]  # most groups lie in one segment
             while i < b and s < n_segments:
-                j = _rows_from(ts, i, b, first, last, edges[s + 1])
+                j = b if whole else _rows_from(ts, i, b, first, last, edges[s + 1])
                 c = j - i
                 if c:
                     bucket, period = seg_bucket[s], seg_period[s]
@@ -266,12 +267,16 @@ def _groups_view_chunk(
                             per_user[g, u] += c
                 i = j
                 s += 1
-        wa = _rows_from(ts, a, b, first, last, window_lo)
-        wb = _rows_from(ts, a, b, first, last, window_hi)
-        if wb <= wa:
-            continue
-        part = _part_sums(k, a, b, wa, wb, sums, spent, inp, out, cost)
-        requests, unpriced, tokens_in, tokens_out, total = part
+        if first >= window_lo and last < window_hi:  # wholly inside the window: its sums
+            wb = b
+            requests, unpriced = sums[k, G_REQUESTS], sums[k, G_UNPRICED]
+            tokens_in, tokens_out, total = sums[k, G_INPUT], sums[k, G_OUTPUT], spent[k]
+        else:
+            wa = _rows_from(ts, a, b, first, last, window_lo)
+            wb = _rows_from(ts, a, b, first, last, window_hi)
+            if wb <= wa:
+                continue
+            requests, unpriced, tokens_in, tokens_out, total = _row_sums(wa, wb, inp, out, cost)
         model_requests[m] += requests  # cost by model: every filter but the models filter
         model_cost[m] += total
         if not keep:
@@ -361,7 +366,7 @@ def _totals_chunk(
 
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="usage-widgets-pass")
-MIN_CHUNK = 200_000  # below this, a second thread costs more than it saves
+MIN_CHUNK = 50_000  # below this (in rows, `GROUP_ROWS` to a group), a second thread costs more than it saves
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
