@@ -90,6 +90,35 @@ def test_previous_30_days_in_local_time_across_a_clock_change() -> None:
 WEEK = [60, 64, 58, 70, 66, 9, 7]  # a power user's working week, quiet weekends
 
 
+@st.composite
+def usage_histories(draw) -> list[int]:
+    """A row's 28 days and its latest: quiet or busy, steady or bursty, joined lately or not,
+    the latest day anywhere from calm to a far jump."""
+    usual = draw(st.floats(0.5, 3000))
+    spread = draw(st.sampled_from([0.05, 0.3, 1.0, 3.0]))
+    first = draw(st.integers(0, 27))
+    active = [draw(st.sampled_from([1, 1, 1, 0])) for _ in range(28 - first)]  # some days off
+    days = [0] * first + [round(usual * draw(st.floats(1 / (1 + spread), 1 + spread))) * on for on in active]
+    return [*days, round(usual * draw(st.floats(0.5, 60)))]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(usage_histories(), min_size=1, max_size=30))
+def test_the_quick_preselection_never_leaves_out_a_row_the_rule_flags(rows: list[list[int]]) -> None:
+    history = np.array(rows)
+    flagged = anomaly.flag_rows(history).flagged
+    assert not (flagged & ~anomaly.could_flag(history)).any()
+
+
+def test_the_quick_preselection_leaves_out_steady_and_new_users_and_keeps_a_bare_jump() -> None:
+    steady, spike, new = [*WEEK * 4, 70], [*WEEK * 4, 3000], [0] * 25 + [60, 70, 65, 80]
+    # 100 a day, every day: flagged above exp(log(101) + 5 * 0.25) - 1 = 351.6 requests
+    just_over, just_under = [100] * 28 + [352], [100] * 28 + [351]
+    rows = np.array([steady, spike, new, just_over, just_under])
+    assert anomaly.flag_rows(rows).flagged.tolist() == [False, True, False, True, False]
+    assert anomaly.could_flag(rows).tolist() == [False, True, False, True, False]
+
+
 def flags(*rows: list[int]) -> list[bool]:
     return anomaly.flag_rows(np.array(rows)).flagged.tolist()
 

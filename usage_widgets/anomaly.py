@@ -98,11 +98,40 @@ def flag_rows(
     return Flags(flagged, latest, np.expm1(median), np.expm1(threshold))
 
 
-def could_flag(history: np.ndarray, *, min_requests: int = MIN_REQUESTS) -> np.ndarray:
-    """Which rows of ``history`` the rule could flag: those with at least ``min_requests`` in
-    the latest period (the others need not be judged)."""
+def could_flag(
+    history: np.ndarray,
+    *,
+    k: float = K,
+    min_requests: int = MIN_REQUESTS,
+    min_spread: float = MIN_SPREAD,
+    min_history: int = MIN_HISTORY,
+) -> np.ndarray:
+    """Which rows of ``history`` the rule could flag, found without logarithms, so that only
+    these few need judging: at least ``min_requests`` in the latest period, at least
+    ``min_history`` days from the first request, and at least half of those days below the
+    latest by the rule's least margin (else their median is too high to be beaten, as
+    ``log1p(latest) > median + k * spread`` and ``spread >= min_spread``).
+
+    Examples
+    --------
+    >>> could_flag(np.array([[40] * 8 + [400], [40] * 8 + [60], [0] * 8 + [400]])).tolist()
+    [True, False, False]
+    """
     history = np.asarray(history)
-    return history[:, -1] >= min_requests if history.shape[1] else np.zeros(len(history), dtype=bool)
+    if history.shape[1] < 2:  # no earlier day to compare with: the rule flags nothing
+        return np.zeros(len(history), dtype=bool)
+    latest = history[:, -1]
+    maybe = latest >= min_requests
+    rows = np.flatnonzero(maybe)
+    earlier = history[rows, :-1]
+    started = np.cumsum(earlier > 0, axis=1) > 0
+    days = started.sum(axis=1)
+    # log1p(c) < log1p(latest) - k * min_spread  <=>  c < (latest + 1) * exp(-k * min_spread) - 1;
+    # a hair looser, so that rounding can only let a row through, never leave one out.
+    below = (latest[rows] + 1.0) * np.exp(-k * min_spread) * (1 + 1e-9) - 1.0
+    low_days = (started & (earlier <= below[:, None])).sum(axis=1)
+    maybe[rows] = (days >= min_history) & (low_days >= days // 2)
+    return maybe
 
 
 def _medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
