@@ -876,3 +876,11 @@ def test_store_and_frame_agree_on_names_after_appends() -> None:
     store.append(log_of(Req("2026-03-10T10:00:00Z", name="New Name", id="x1")))
     store.append(log_of(Req("2026-03-08T10:00:00Z", name="Older Name", id="x2")))
     assert run(store).breakdown.loc[0, "name"] == "New Name"
+
+
+def test_renaming_a_reports_activity_index_leaves_the_next_report_as_it_was() -> None:
+    log = uw.demo_log(users=10, days=5, now="2026-03-10")
+    first = uw.report(log, uw.Selection(range="7d"), now="2026-03-10T12:00Z")
+    first.activity.index.name = "day"  # a data scientist's own label
+    again = uw.report(log, uw.Selection(range="7d"), now="2026-03-10T12:00Z")
+    assert again.activity.index.name == "bucket"

@@ -45,15 +45,15 @@ class Window:
 
     @property
     def labels(self) -> pd.DatetimeIndex:
-        """Bucket starts, tz-aware in the window's zone."""
-        return _labels(self.edges[:-1].tobytes(), self.tz)
+        """Bucket starts, tz-aware in the window's zone (an index of its own: a caller may rename it)."""
+        return _labels(self.edges[:-1].tobytes(), self.tz).rename("bucket")
 
 
 @lru_cache(maxsize=64)
 def _labels(starts: bytes, tz: str) -> pd.DatetimeIndex:
     """Bucket starts (UTC ns, as bytes) as a DatetimeIndex in ``tz``: remembered, since a
     dashboard asks for the same buckets at every refresh of a day."""
-    return pd.DatetimeIndex(np.frombuffer(starts, dtype=np.int64), tz="UTC").tz_convert(tz).rename("bucket")
+    return pd.DatetimeIndex(np.frombuffer(starts, dtype=np.int64), tz="UTC").tz_convert(tz)
 
 
 OUTSIDE, SPLIT = -1, -2  # a quarter hour in no bucket; one an edge falls inside
