@@ -4,6 +4,7 @@ tags, finished days kept in another order than time, late requests."""
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import sys
 
 import pandas as pd
@@ -271,3 +272,39 @@ def test_a_large_parquet_file_without_the_optional_columns_loads_part_by_part(
         store = uw.RequestStore.from_log(path)
     rep = uw.report(store, uw.Selection(view="team", range="7d"), now="2026-03-10T12:00Z")
     assert len(store) == 298 and rep.breakdown["team"].tolist() == ["Unassigned"]
+
+
+def test_a_forked_process_appends_and_reports_with_threads_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A child forked after this process used its thread pools (as multiprocessing does on
+    Linux) appends and reports, with a pass split between threads, instead of waiting forever."""
+    log = uw.load_log(uw.demo_log(users=20, days=5, now=NOW))
+    monkeypatch.setattr(kernel, "MIN_CHUNK", 10)
+    parent = uw.RequestStore()
+    parent.append(log, validated=True)
+    want = uw.report(parent, uw.Selection(range="7d"), now=NOW).kpis["requests"]
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    def child(queue) -> None:
+        store = uw.RequestStore()
+        store.append(log, validated=True)
+        queue.put(uw.report(store, uw.Selection(range="7d"), now=NOW).kpis["requests"])
+
+    process = context.Process(target=child, args=(results,))
+    process.start()
+    process.join(60)
+    if process.is_alive():
+        process.kill()
+        pytest.fail("the forked process waited forever")
+    assert results.get(timeout=5) == want > 0
+
+
+def test_a_validated_frame_whose_tags_are_all_missing_is_appended_without_tags() -> None:
+    log = uw.load_log(uw.demo_log(users=5, days=2, now=NOW))
+    store = uw.RequestStore()
+    untagged = log.assign(tags=pd.Series([None] * len(log), dtype=object))
+    assert store.append(untagged, validated=True) == len(log)
+    assert uw.report(store, uw.Selection(range="7d"), now=NOW).kpis["requests"] == len(log)
+    assert store.options()["tags"] == []

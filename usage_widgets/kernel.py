@@ -28,7 +28,8 @@ compiling.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 from llvmlite import ir
@@ -365,13 +366,35 @@ def _totals_chunk(
     spent[0] += total
 
 
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="usage-widgets-pass")
+class Threads:
+    """A pool of ``workers`` threads, made again in a process forked from this one (a forked
+    child inherits the pool but not its threads: work handed to it would wait forever); while
+    the interpreter shuts down, work runs in the caller's thread."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self.workers, self.name = workers, name
+        self._start()
+        os.register_at_fork(after_in_child=self._start)
+
+    def _start(self) -> None:
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
+
+    def submit(self, function, *args) -> Future:
+        try:
+            return self._executor.submit(function, *args)
+        except RuntimeError:  # no new threads at shutdown
+            done: Future = Future()
+            done.set_result(function(*args))
+            return done
+
+
+_POOL = Threads(2, "usage-widgets-pass")
 MIN_CHUNK = 50_000  # below this (in rows, `GROUP_ROWS` to a group), a second thread costs more than it saves
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
     """``0 .. n`` cut into one part per core when long enough."""
-    parts = max(1, min(_POOL._max_workers, n // MIN_CHUNK))
+    parts = max(1, min(_POOL.workers, n // MIN_CHUNK))
     return [(n * c // parts, n * (c + 1) // parts) for c in range(parts)]
 
 

@@ -80,7 +80,7 @@ class WholeDays:
     users: np.ndarray
 
 
-_ID_CHECKS = ThreadPoolExecutor(1, thread_name_prefix="usage-widgets-ids")
+_ID_CHECKS = kernel.Threads(1, "usage-widgets-ids")
 
 
 @dataclass
@@ -96,9 +96,12 @@ class TagLists:
 def _plain_columns(frame: pd.DataFrame) -> dict[str, Any]:
     """What of validated requests the store keeps without its dictionaries: times, quarter
     hours, tokens, cost, and the tags as `TagLists`."""
-    tags = pa.array(frame["tags"])  # plain or dictionary-encoded text (`load_part`)
-    if pa.types.is_list(tags.type) and not pa.types.is_dictionary(tags.type.value_type):
-        tags = tags.cast(pa.list_(pa.string()))
+    raw = frame["tags"]
+    arrow = raw.dtype.pyarrow_dtype if isinstance(raw.dtype, pd.ArrowDtype) else None
+    if arrow is not None and pa.types.is_list(arrow) and pa.types.is_dictionary(arrow.value_type):
+        tags = pa.array(raw)  # dictionary-encoded text (`load_part`), kept so
+    else:
+        tags = pa.array(raw, type=pa.list_(pa.string()))
     if isinstance(tags, pa.ChunkedArray):
         tags = tags.combine_chunks() if tags.num_chunks else pa.array([], tags.type)
     distinct, codes = tag_codes(tags)
