@@ -878,9 +878,10 @@ def test_store_and_frame_agree_on_names_after_appends() -> None:
     assert run(store).breakdown.loc[0, "name"] == "New Name"
 
 
-def test_renaming_a_reports_activity_index_leaves_the_next_report_as_it_was() -> None:
+def test_changing_a_reports_activity_index_leaves_the_next_report_as_it_was() -> None:
     log = uw.demo_log(users=10, days=5, now="2026-03-10")
     first = uw.report(log, uw.Selection(range="7d"), now="2026-03-10T12:00Z")
-    first.activity.index.name = "day"  # a data scientist's own label
+    first.activity.index.name = "day"  # a data scientist's own label and frequency
+    first.activity.index.freq = "D"
     again = uw.report(log, uw.Selection(range="7d"), now="2026-03-10T12:00Z")
-    assert again.activity.index.name == "bucket"
+    assert again.activity.index.name == "bucket" and again.activity.index.freq is None

@@ -46,7 +46,7 @@ class Window:
     @property
     def labels(self) -> pd.DatetimeIndex:
         """Bucket starts, tz-aware in the window's zone (an index of its own: a caller may rename it)."""
-        return _labels(self.edges[:-1].tobytes(), self.tz).rename("bucket")
+        return _labels(self.edges[:-1].tobytes(), self.tz).copy(name="bucket", deep=True)
 
 
 @lru_cache(maxsize=64)
