@@ -136,13 +136,9 @@ def _view_chunk(
             cu, ct, cm, cs = u, t, m, s
             requests, tokens_in, tokens_out, unpriced, total = 0, 0, 0, 0, 0.0
         requests += 1
-        tokens_in += inp[i]
-        tokens_out += out[i]
-        c = cost[i]
-        if np.isnan(c):
-            unpriced += 1
-        else:
-            total += c
+        unpriced, tokens_in, tokens_out, total = _with_row(
+            i, inp, out, cost, unpriced, tokens_in, tokens_out, total
+        )
         last = i
 
 
@@ -176,17 +172,23 @@ def group_totals(starts, ts, seq, user, team, model, inp, out, cost):  # pragma:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _with_row(i, inp, out, cost, unpriced, tokens_in, tokens_out, total):  # pragma: no cover - compiled
+    """Running sums (unpriced requests, input and output tokens, cost) with request ``i``
+    added: a request of unknown price counts as unpriced, its cost not at all."""
+    c = cost[i]
+    if np.isnan(c):
+        return unpriced + 1, tokens_in + inp[i], tokens_out + out[i], total
+    return unpriced, tokens_in + inp[i], tokens_out + out[i], total + c
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _row_sums(a, b, inp, out, cost):  # pragma: no cover - compiled
     """Requests, unpriced requests, input and output tokens and cost of rows ``a:b``."""
     unpriced, tokens_in, tokens_out, total = 0, 0, 0, 0.0
     for i in range(a, b):
-        tokens_in += inp[i]
-        tokens_out += out[i]
-        c = cost[i]
-        if np.isnan(c):
-            unpriced += 1
-        else:
-            total += c
+        unpriced, tokens_in, tokens_out, total = _with_row(
+            i, inp, out, cost, unpriced, tokens_in, tokens_out, total
+        )
     return b - a, unpriced, tokens_in, tokens_out, total
 
 
@@ -268,7 +270,9 @@ def _groups_view_chunk(
                             per_user[g, u] += c
                 i = j
                 s += 1
-        if first >= window_lo and last < window_hi:  # wholly inside the window: its sums
+        # Wholly inside the window: its sums. (Written out here: the same test through a
+        # returned tuple, as `_part_sums` gives the totals pass, made this loop 40% slower.)
+        if first >= window_lo and last < window_hi:
             wb = b
             requests, unpriced = sums[k, G_REQUESTS], sums[k, G_UNPRICED]
             tokens_in, tokens_out, total = sums[k, G_INPUT], sums[k, G_OUTPUT], spent[k]
@@ -352,13 +356,9 @@ def _totals_chunk(
             continue
         seen[user[i]] = 1
         requests += 1
-        tokens_in += inp[i]
-        tokens_out += out[i]
-        c = cost[i]
-        if np.isnan(c):
-            unpriced += 1
-        else:
-            total += c
+        unpriced, tokens_in, tokens_out, total = _with_row(
+            i, inp, out, cost, unpriced, tokens_in, tokens_out, total
+        )
     sums[REQUESTS] += requests
     sums[INPUT] += tokens_in
     sums[OUTPUT] += tokens_out
