@@ -83,8 +83,7 @@ def flag_rows(
         zeros = np.zeros(rows)
         return Flags(np.zeros(rows, dtype=bool), counts[:, -1] if counts.size else zeros, zeros, zeros)
     baseline, latest = np.log1p(counts[:, :-1]), counts[:, -1]
-    started = np.cumsum(counts[:, :-1] > 0, axis=1) > 0
-    days = started.sum(axis=1)
+    started, days = _from_first_request(counts[:, :-1])
     long_enough = days >= min_history
     judged = np.flatnonzero(long_enough)
     median, spread = np.zeros(rows), np.ones(rows)
@@ -124,14 +123,19 @@ def could_flag(
     maybe = latest >= min_requests
     rows = np.flatnonzero(maybe)
     earlier = history[rows, :-1]
-    started = np.cumsum(earlier > 0, axis=1) > 0
-    days = started.sum(axis=1)
+    started, days = _from_first_request(earlier)
     # log1p(c) < log1p(latest) - k * min_spread  <=>  c < (latest + 1) * exp(-k * min_spread) - 1;
     # a hair looser, so that rounding can only let a row through, never leave one out.
     below = (latest[rows] + 1.0) * np.exp(-k * min_spread) * (1 + 1e-9) - 1.0
     low_days = (started & (earlier <= below[:, None])).sum(axis=1)
     maybe[rows] = (days >= min_history) & (low_days >= days // 2)
     return maybe
+
+
+def _from_first_request(earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which earlier periods count for each row (those from its first request on), and how many."""
+    started = np.cumsum(earlier > 0, axis=1) > 0
+    return started, started.sum(axis=1)
 
 
 def _medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
