@@ -9,6 +9,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -545,11 +546,10 @@ class _Validator:
             arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
         if arr.type not in (pa.list_(pa.string()), _DICTIONARY_TAGS):
             arr = arr.cast(pa.list_(pa.string()))
-        lengths = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
+        lists = tag_lists(arr)
+        distinct, codes, offsets = lists.distinct, lists.codes, lists.offsets
+        lengths = np.diff(offsets)
         self._fail("tags", f"at most {MAX_TAGS} tags per request", lengths > MAX_TAGS, raw)
-        distinct, codes = tag_codes(arr)
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
         bad_codes = [i for i, t in enumerate(distinct) if t is None or TAG_RE.match(t) is None]
         hit = (codes < 0) | np.isin(codes, bad_codes)
         if hit.any():
@@ -577,16 +577,29 @@ class _Validator:
 _DICTIONARY_TAGS = pa.list_(pa.dictionary(pa.int32(), pa.string()))
 
 
-def tag_codes(tags: pa.ListArray) -> tuple[list[str | None], np.ndarray]:
-    """The distinct tags of Arrow lists of tags (plain or dictionary-encoded text), and per
-    tag of the flattened lists, its place among them (-1 for a missing tag)."""
+@dataclass
+class TagLists:
+    """Each request's tags as places among ``distinct`` (``codes``; request ``i``'s are
+    ``codes[offsets[i]:offsets[i + 1]]``, -1 for a missing tag)."""
+
+    distinct: list[str | None]
+    codes: np.ndarray
+    offsets: np.ndarray
+
+
+def tag_lists(tags: pa.ListArray) -> TagLists:
+    """Arrow lists of tags (plain or dictionary-encoded text; a missing list holds none) as
+    `TagLists`."""
     flat = pc.list_flatten(tags)
     if not isinstance(flat, pa.DictionaryArray):
         flat = flat.dictionary_encode()
     elif len(pc.unique(flat.dictionary)) < len(flat.dictionary):  # a dictionary may repeat a text
         flat = flat.dictionary_decode().dictionary_encode()
     codes = flat.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return flat.dictionary.to_pylist(), codes
+    lengths = pc.list_value_length(tags).fill_null(0).to_numpy(zero_copy_only=False)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return TagLists(flat.dictionary.to_pylist(), codes, offsets)
 
 
 _TAG_RULE = (

@@ -24,12 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import kernel
 from .errors import LogError, LogWarning
 from .ids import IdSet, id_hashes
-from .schema import ID_DTYPE, load_log, load_part, parquet_parts, tag_codes, warn_about_log
+from .schema import ID_DTYPE, TagLists, load_log, load_part, parquet_parts, tag_lists, warn_about_log
 from .timewindow import DAY_NS, QUARTER_NS
 
 _COLUMNS: dict[str, type] = {
@@ -83,16 +82,6 @@ class WholeDays:
 _ID_CHECKS = kernel.Threads(1, "usage-widgets-ids")
 
 
-@dataclass
-class TagLists:
-    """Each request's tags (validated), as places among ``distinct`` (``codes``, request ``i``'s
-    are ``codes[offsets[i]:offsets[i + 1]]``)."""
-
-    distinct: list[str]
-    codes: np.ndarray
-    offsets: np.ndarray
-
-
 def _plain_columns(frame: pd.DataFrame) -> dict[str, Any]:
     """What of validated requests the store keeps without its dictionaries: times, quarter
     hours, tokens, cost, and the tags as `TagLists`."""
@@ -104,10 +93,6 @@ def _plain_columns(frame: pd.DataFrame) -> dict[str, Any]:
         tags = pa.array(raw, type=pa.list_(pa.string()))
     if isinstance(tags, pa.ChunkedArray):
         tags = tags.combine_chunks() if tags.num_chunks else pa.array([], tags.type)
-    distinct, codes = tag_codes(tags)
-    lengths = pc.list_value_length(tags).fill_null(0).to_numpy(zero_copy_only=False)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
     ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     return {
         "ts": ts,
@@ -115,7 +100,7 @@ def _plain_columns(frame: pd.DataFrame) -> dict[str, Any]:
         "input_tokens": frame["input_tokens"].to_numpy(dtype=np.int64),
         "output_tokens": frame["output_tokens"].to_numpy(dtype=np.int64),
         "cost": frame["cost"].to_numpy(dtype="float64", na_value=np.nan),
-        "tags": TagLists(distinct, codes, offsets),
+        "tags": tag_lists(tags),
     }
 
 
