@@ -678,28 +678,43 @@ def _mix(z):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def ranked(counts, alphabetical):  # pragma: no cover - compiled
-    """Per row of a (rows, models) count matrix: the models used, most used first, ties in
-    ``alphabetical`` order (each model's place by name), as offsets and model codes."""
-    rows, n = counts.shape
-    offsets = np.zeros(rows + 1, dtype=np.int32)
-    for r in range(rows):
+def row_lists(counts, rows, first, width):  # pragma: no cover - compiled
+    """Columns ``first .. first + width`` of the given ``rows`` of a count matrix, as the
+    offsets and values (int64) of one list per row."""
+    n = rows.shape[0]
+    offsets = np.arange(0, (n + 1) * width, max(width, 1)).astype(np.int32)[: n + 1]
+    values = np.empty(n * width, dtype=np.int64)
+    for r in range(n):
+        for j in range(width):
+            values[r * width + j] = counts[rows[r], first + j]
+    return offsets, values
+
+
+@njit(cache=True, nogil=True)
+def ranked(counts, rows, first, alphabetical):  # pragma: no cover - compiled
+    """Per row of ``rows`` of a count matrix whose columns ``first ..`` count requests per
+    model: the models used, most used first, ties in ``alphabetical`` order (each model's
+    place by name), as offsets and model codes."""
+    n = alphabetical.shape[0]
+    offsets = np.zeros(rows.shape[0] + 1, dtype=np.int32)
+    for r in range(rows.shape[0]):
         used = 0
         for m in range(n):
-            if counts[r, m] > 0:
+            if counts[rows[r], first + m] > 0:
                 used += 1
         offsets[r + 1] = offsets[r] + used
-    codes = np.empty(offsets[rows], dtype=np.int64)
-    for r in range(rows):
+    codes = np.empty(offsets[rows.shape[0]], dtype=np.int64)
+    for r in range(rows.shape[0]):
+        row = counts[rows[r], first : first + n]
         start, k = offsets[r], 0
         for m in range(n):
-            c = counts[r, m]
+            c = row[m]
             if c <= 0:
                 continue
             j = start + k  # insertion: more requests first, then by name
             while j > start and (
-                counts[r, codes[j - 1]] < c
-                or (counts[r, codes[j - 1]] == c and alphabetical[codes[j - 1]] > alphabetical[m])
+                row[codes[j - 1]] < c
+                or (row[codes[j - 1]] == c and alphabetical[codes[j - 1]] > alphabetical[m])
             ):
                 codes[j] = codes[j - 1]
                 j -= 1

@@ -119,7 +119,7 @@ def report(
     view = _user_view if selection.view == "user" else _team_view
     part = _Pass.over(store, selection, window)
     kpis, activity, table, cost_by_model, anomalies = view(store, part, window)
-    before = len(table.codes)
+    before = len(table.columns.codes)
     labels = window.labels
     return Report(
         selection=selection,
@@ -240,14 +240,15 @@ def _kpis_of(totals: np.ndarray, cost: float, active_users: int) -> dict[str, An
     }
 
 
-def _totals(acc: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+def _totals(acc: np.ndarray) -> dict[str, Any]:
+    """The totals columns of a view, as `_Columns` sources (rows of ``acc`` by code)."""
     spent = acc.view(np.float64)[:, kernel.COST]
     return {
-        "requests": acc[rows, kernel.REQUESTS],
-        "input_tokens": acc[rows, kernel.INPUT],
-        "output_tokens": acc[rows, kernel.OUTPUT],
-        "cost": spent[rows],
-        "unpriced": acc[rows, kernel.UNPRICED],
+        "requests": lambda codes: acc[codes, kernel.REQUESTS],
+        "input_tokens": lambda codes: acc[codes, kernel.INPUT],
+        "output_tokens": lambda codes: acc[codes, kernel.OUTPUT],
+        "cost": spent.take,
+        "unpriced": lambda codes: acc[codes, kernel.UNPRICED],
     }
 
 
@@ -264,40 +265,55 @@ def _tagset_table(store: RequestStore, tags: tuple[str, ...]) -> np.ndarray:
     return table
 
 
-def _ranked_models(counts: np.ndarray, names: pa.Array, alphabetical: np.ndarray) -> pa.Array:
-    """Per row of a (rows, models) count matrix: models used, most first, ties alphabetical
-    (``alphabetical``: each model's place in name order), as one Arrow list array."""
-    offsets, codes = kernel.ranked(np.ascontiguousarray(counts), alphabetical)
-    return pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(codes)))
+class _Columns(Mapping):
+    """A view's plain columns for the rows ``codes`` (which user or team, in order): each
+    gathered from its source (a function of codes) only when read, so that a column is
+    gathered once, for the rows shown, unless a search or a sort reads it first."""
 
+    def __init__(self, sources: Mapping[str, Any], codes: np.ndarray) -> None:
+        self._sources, self.codes = sources, codes
 
-def _lists(counts: np.ndarray) -> pa.Array:
-    """Each row of a 2-d count matrix as one list of an Arrow list array (int64)."""
-    rows, width = counts.shape
-    offsets = np.arange(0, rows * width + 1, max(width, 1), dtype=np.int32)[: rows + 1]
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(counts.astype(np.int64).ravel()))
+    @classmethod
+    def of(cls, columns: Mapping[str, np.ndarray]) -> _Columns:
+        """Columns already gathered (rows computed elsewhere, `usage_widgets.sql`)."""
+        rows = len(next(iter(columns.values()), ()))
+        return cls({name: values.take for name, values in columns.items()}, np.arange(rows))
+
+    def at(self, positions: np.ndarray) -> _Columns:
+        return _Columns(self._sources, self.codes[positions])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._sources[name](self.codes)
+
+    def __iter__(self):
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
 
 
 @dataclass
 class _Table:
-    """A view's rows in label order: ``codes`` (which user or team) and the plain columns;
-    `shown` picks and orders rows, and adds the trend and models columns for them only."""
+    """A view's rows in label order (`_Columns`); `shown` picks and orders rows, and adds the
+    trend and models columns for them only, from the pass's ``counts`` (per code: requests
+    per bucket in columns ``0 .. n_buckets``, then per model)."""
 
-    codes: np.ndarray
-    columns: dict[str, np.ndarray]
+    columns: _Columns
     order: tuple[str, ...]
-    trend: np.ndarray  # per code: requests per bucket
-    models: np.ndarray  # per code: requests per model
+    counts: np.ndarray
+    n_buckets: int
     labels: _Labels
 
     def shown(self, positions: np.ndarray) -> pd.DataFrame:
-        codes = self.codes[positions]
-        labels = self.labels
+        rows = self.columns.at(positions)
+        labels, nb = self.labels, self.n_buckets
+        trend = kernel.row_lists(self.counts, rows.codes, 0, nb)
+        offsets, models = kernel.ranked(self.counts, rows.codes, nb, labels.model_alpha)
         lists = {
-            "trend": _arrow_column(_lists(self.trend[codes])),
-            "models": _arrow_column(_ranked_models(self.models[codes], labels.models, labels.model_alpha)),
+            "trend": pa.ListArray.from_arrays(pa.array(trend[0]), pa.array(trend[1])),
+            "models": pa.ListArray.from_arrays(pa.array(offsets), labels.models.take(pa.array(models))),
         }
-        columns = {c: lists[c] if c in lists else self.columns[c][positions] for c in self.order}
+        columns = {c: _arrow_column(lists[c]) if c in lists else rows[c] for c in self.order}
         return pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy them again
 
 
@@ -313,18 +329,18 @@ def _user_view(store: RequestStore, part: _Pass, window: Window) -> _View:
     nb, nm = part.n_buckets, len(store.models)
     acc, counts, _, model_requests, model_cost = part.view(store, team_view=False)
     labels = _labels(store)
-    active = _by_label(np.flatnonzero(acc[:, kernel.REQUESTS]), labels.user_rank)
+    active = _active(acc, labels.user_order)
     activity = pd.DataFrame(
         {"active_users": np.count_nonzero(counts[:, :nb], axis=0).astype(np.int64)}, index=window.labels
     )
-    columns = {
-        "user_id": labels.user_ids[active],
-        "name": labels.names[active],
-        "email": labels.emails[active],
-        "team": labels.teams[acc[active, kernel.LAST_TEAM]],
-        **_totals(acc, active),
+    sources = {
+        "user_id": labels.user_ids.take,
+        "name": labels.names.take,
+        "email": labels.emails.take,
+        "team": lambda codes: labels.teams[acc[codes, kernel.LAST_TEAM]],
+        **_totals(acc),
     }
-    table = _Table(active, columns, USER_COLUMNS, counts[:, :nb], counts[:, nb : nb + nm], labels)
+    table = _Table(_Columns(sources, active), USER_COLUMNS, counts, nb, labels)
     anomalies = _flagged(counts[:, nb + nm :], labels.user_ids, "user_id")
     by_model = _cost_by_model(labels, model_requests, model_cost)
     return _kpis(acc, len(active)), activity, table, by_model, anomalies
@@ -336,18 +352,18 @@ def _team_view(store: RequestStore, part: _Pass, window: Window) -> _View:
     acc, counts, per_user, model_requests, model_cost = part.view(store, team_view=True)
     labels = _labels(store)
     requests = acc[:, kernel.REQUESTS]
-    active = _by_label(np.flatnonzero(requests), labels.team_rank)
+    active = _active(acc, labels.team_order)
     names = labels.teams[active]
     by_size = np.lexsort((names, -requests[active]))
     columns = {names[i]: counts[active[i], :nb] for i in by_size}
     activity = pd.DataFrame(columns, index=window.labels, dtype=np.int64)
     activity.columns.name = "team"
-    columns = {
-        "team": names,
-        "users": np.count_nonzero(per_user[active], axis=1).astype(np.int64),
-        **_totals(acc, active),
+    sources = {
+        "team": labels.teams.take,
+        "users": lambda codes: np.count_nonzero(per_user[codes], axis=1).astype(np.int64),
+        **_totals(acc),
     }
-    table = _Table(active, columns, TEAM_COLUMNS, counts[:, :nb], counts[:, nb : nb + nm], labels)
+    table = _Table(_Columns(sources, active), TEAM_COLUMNS, counts, nb, labels)
     anomalies = _flagged(counts[:, nb + nm :], labels.teams, "team")
     active_users = int(np.count_nonzero(per_user.any(axis=0)))
     by_model = _cost_by_model(labels, model_requests, model_cost)
@@ -447,7 +463,7 @@ def _ordered(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame.astype({c: _DTYPES[c] for c in columns})
 
 
-def _arrange(columns: Mapping[str, np.ndarray], selection: Selection, anomalies: pd.DataFrame) -> np.ndarray:
+def _arrange(columns: _Columns, selection: Selection, anomalies: pd.DataFrame) -> np.ndarray:
     """Which rows the table shows, in order: those the search text and "Anomalies only" keep,
     sorted as the selection asks. ``columns`` hold the rows in label order (name or team,
     case-insensitive; see `_in_label_order`), which is how ties stay."""
@@ -456,28 +472,12 @@ def _arrange(columns: Mapping[str, np.ndarray], selection: Selection, anomalies:
         key = columns["user_id" if selection.view == "user" else "team"]
         keep &= pd.Index(anomalies.index).get_indexer(key) >= 0
     positions = np.flatnonzero(keep)
-    return positions[_sort_order(_Gathered(columns, positions), selection)]
+    return positions[_sort_order(columns.at(positions), selection)]
 
 
-class _Gathered(Mapping):
-    """``columns`` at ``positions``, each gathered only when read (a sort reads one or two)."""
-
-    def __init__(self, columns: Mapping[str, np.ndarray], positions: np.ndarray) -> None:
-        self._columns, self._positions = columns, positions
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._columns[name][self._positions]
-
-    def __iter__(self):
-        return iter(self._columns)
-
-    def __len__(self) -> int:
-        return len(self._columns)
-
-
-def _searched(columns: Mapping[str, np.ndarray], selection: Selection) -> np.ndarray:
+def _searched(columns: _Columns, selection: Selection) -> np.ndarray:
     """The rows whose name or email (team, in the team view) holds the search text, in any case."""
-    rows = len(next(iter(columns.values()), ()))
+    rows = len(columns.codes)
     text = selection.search.strip().upper()
     if not text:
         return np.ones(rows, dtype=bool)
@@ -514,16 +514,16 @@ def _sort_order(columns: Mapping[str, np.ndarray], selection: Selection) -> np.n
 
 @dataclass
 class _Labels:
-    """Per store version: names by code, as arrays to gather from, and each user's and team's
-    place in case-insensitive name order."""
+    """Per store version: names by code, as arrays to gather from, and the users' and teams'
+    codes in case-insensitive name order."""
 
     version: int
     user_ids: np.ndarray
     names: np.ndarray
     emails: np.ndarray
-    user_rank: np.ndarray
+    user_order: np.ndarray
     teams: np.ndarray
-    team_rank: np.ndarray
+    team_order: np.ndarray
     models: pa.Array
     model_names: np.ndarray
     model_alpha: np.ndarray
@@ -541,9 +541,9 @@ def _labels(store: RequestStore) -> _Labels:
             user_ids=_objects(users.ids.values),
             names=_objects(users.names),
             emails=_objects(users.emails),
-            user_rank=_rank(users.names),
+            user_order=_label_order(users.names),
             teams=_objects(store.teams.values),
-            team_rank=_rank(store.teams.values),
+            team_order=_label_order(store.teams.values),
             models=pa.array(models, type=pa.string()),
             model_names=_objects(models),
             model_alpha=np.argsort(np.argsort(_objects(models), kind="stable"), kind="stable"),
@@ -557,12 +557,12 @@ def _objects(values: list[str]) -> np.ndarray:
     return out
 
 
-def _rank(names: list[str]) -> np.ndarray:
+def _label_order(names: list[str]) -> np.ndarray:
+    """Codes in case-insensitive order of their names (ties by code)."""
     folded = [n.casefold() for n in names]
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[sorted(range(len(names)), key=folded.__getitem__)] = np.arange(len(names))
-    return rank
+    return np.array(sorted(range(len(names)), key=folded.__getitem__), dtype=np.int64)
 
 
-def _by_label(codes: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    return codes[np.argsort(rank[codes], kind="stable")]
+def _active(acc: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """The codes with requests (rows of ``acc``), in ``order``."""
+    return order[acc[order, kernel.REQUESTS] > 0]

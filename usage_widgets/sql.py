@@ -20,6 +20,7 @@ from .report import (
     USER_COLUMNS,
     Report,
     _arrange,
+    _Columns,
     _flagged,
     _in_label_order,
     _ordered,
@@ -385,7 +386,7 @@ class SqlSource:
         before = len(breakdown)
         breakdown = _in_label_order(breakdown, selection).reset_index(drop=True)
         plain = {c: breakdown[c].to_numpy() for c in breakdown.columns if c not in ("trend", "models")}
-        breakdown = breakdown.take(_arrange(plain, selection, anomalies)).reset_index(drop=True)
+        breakdown = breakdown.take(_arrange(_Columns.of(plain), selection, anomalies)).reset_index(drop=True)
         labels = window.labels
         before_window = previous_window(selection, window)
         rep = Report(
