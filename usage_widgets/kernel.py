@@ -392,22 +392,22 @@ _POOL = Threads(2, "usage-widgets-pass")
 MIN_CHUNK = 50_000  # below this (in rows, `GROUP_ROWS` to a group), a second thread costs more than it saves
 
 
-def _chunks(n: int) -> list[tuple[int, int]]:
-    """``0 .. n`` cut into one part per core when long enough."""
-    parts = max(1, min(_POOL.workers, n // MIN_CHUNK))
-    return [(n * c // parts, n * (c + 1) // parts) for c in range(parts)]
+def _parts(weight: int) -> int:
+    """How many parts (one per core at most) work of this weight is cut into."""
+    return max(1, min(_POOL.workers, weight // MIN_CHUNK))
 
 
 GROUP_ROWS = 3  # what reading a group costs, in rows read one by one
 
 
 def _run(chunk, bounds, make):
-    """Run ``chunk`` over each part, on the pool when there are several; return their arrays."""
+    """Run ``chunk`` over each part (``chunk(*bounds[c], *outputs[c])``), on the pool when there
+    are several; return their arrays."""
     outputs = [make() for _ in bounds]
     if len(bounds) == 1:
         chunk(*bounds[0], *outputs[0])
     else:
-        for f in [_POOL.submit(chunk, lo, hi, *out) for (lo, hi), out in zip(bounds, outputs, strict=True)]:
+        for f in [_POOL.submit(chunk, *part, *out) for part, out in zip(bounds, outputs, strict=True)]:
             f.result()
     return outputs
 
@@ -482,24 +482,26 @@ def _group_columns(columns):
 
 def _by_groups_and_rows(n_rows, groups, grouped, rows, make):
     """Run ``grouped`` over the groups and ``rows`` over the rows after them (all the rows
-    without groups), cut into one part per core by weight (a group weighs `GROUP_ROWS` rows);
+    without groups), cut into one part per core when there is enough (a group weighs
+    `GROUP_ROWS` rows): each part gets an equal share of the groups and of the rows, since a
+    group's and a row's costs change differently when both cores run (they share caches);
     the parts' outputs, to be merged."""
     n = len(groups[2]) if groups is not None else 0
     first = int(groups[0][-1] - groups[1]) if n else 0
-    weight = n * GROUP_ROWS + n_rows - first
+    parts = _parts(n * GROUP_ROWS + n_rows - first)
+    bounds = [
+        (n * c // parts, n * (c + 1) // parts, first + (n_rows - first) * c // parts,
+         first + (n_rows - first) * (c + 1) // parts)
+        for c in range(parts)
+    ]  # fmt: skip
 
-    def split(at):  # a point on the weight line: (groups before it, rows before it)
-        k = min(at // GROUP_ROWS, n)
-        return k, first + max(at - n * GROUP_ROWS, 0)
-
-    def job(lo, hi, *out):
-        (k_lo, r_lo), (k_hi, r_hi) = split(lo), split(hi)
+    def job(k_lo, k_hi, r_lo, r_hi, *out):
         if k_hi > k_lo:
             grouped(k_lo, k_hi, *out)
         if r_hi > r_lo:
             rows(r_lo, r_hi, *out)
 
-    return _run(job, _chunks(weight), make)
+    return _run(job, bounds, make)
 
 
 def totals_pass(columns, filters, period, n_users, groups=None):
