@@ -14,6 +14,7 @@ import usage_widgets as uw
 from usage_widgets import kernel
 
 report_module = sys.modules["usage_widgets.report"]
+store_module = sys.modules["usage_widgets.store"]
 
 
 @pytest.mark.parametrize(("view", "models"), [("user", ()), ("team", ()), ("user", ("gpt-4o", "o4-mini"))])
@@ -308,3 +309,41 @@ def test_a_validated_frame_whose_tags_are_all_missing_is_appended_without_tags()
     assert store.append(untagged, validated=True) == len(log)
     assert uw.report(store, uw.Selection(range="7d"), now=NOW).kpis["requests"] == len(log)
     assert store.options()["tags"] == []
+
+
+def test_the_latest_day_read_by_groups_gives_the_numbers_of_reading_it_request_by_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a key or tag filter, a report reads the latest day from a sorted copy of it in
+    groups (`RequestStore.latest_groups`, kept until the store changes): the same numbers as
+    reading its requests one by one, also with requests after "now", a window inside the
+    latest day, a 45-minute zone, and after an append changes the latest day."""
+    log = uw.demo_log(7, users=40, days=6, now="2026-03-10T20:00Z")
+    early = log[log["timestamp"] < pd.Timestamp("2026-03-10T13:00Z")]
+    store = uw.RequestStore.from_log(early)
+    cases = [
+        (uw.Selection(view="user", range="7d"), "2026-03-10T11:20Z", "UTC"),  # requests after now
+        (uw.Selection(view="team", range="24h"), "2026-03-10T12:59Z", "Asia/Kathmandu"),
+        (uw.Selection(view="user", range="custom", start="2026-03-10", end="2026-03-10"), NOW, "UTC"),
+    ]
+    for grown in (False, True):
+        if grown:  # Live Mode: the latest day changes, and is grouped again
+            store.append(log[log["timestamp"] >= pd.Timestamp("2026-03-10T13:00Z")])
+        one_by_one = uw.RequestStore.from_log(log if grown else early)
+        for selection, now, tz in cases:
+            with monkeypatch.context() as m:
+                m.setattr(store_module, "LATEST_GROUPED_ROWS", 0)  # not grouped: read one by one
+                want = _report_parts(uw.report(one_by_one, selection, now=now, tz=tz))
+            assert one_by_one.latest_groups() is None
+            for _ in range(2):  # made, then kept
+                got = _report_parts(uw.report(store, selection, now=now, tz=tz))
+                assert got[0]["requests"] > 0
+                for mine, theirs in zip(got, want, strict=True):
+                    if isinstance(mine, dict):
+                        assert mine == pytest.approx(theirs)
+                    else:
+                        pd.testing.assert_frame_equal(mine, theirs, check_exact=False, rtol=1e-12)
+        latest = store.latest_groups()
+        assert latest is not None
+        day = (log if grown else early)["timestamp"] >= pd.Timestamp("2026-03-10", tz="UTC")
+        assert int(latest.groups.sums[:, kernel.G_REQUESTS].sum()) == int(day.sum())

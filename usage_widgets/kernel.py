@@ -13,17 +13,19 @@ and the per-model totals behind cost by model (before the models filter).
 
 - Without a key or tag filter (those vary inside a group), a finished day is read a group at a
   time (`_groups_view_chunk`): its stored totals, and a binary search on its times only where
-  an edge falls inside it.
-- Otherwise, and for the latest day, requests are read one by one (`_view_chunk`): a request's
-  segment comes from its quarter hour (`usage_widgets.timewindow.quarter_table`, exact, with
-  the request's own time deciding in the few quarters an edge splits), and a user's requests of
-  one model and segment are added up in registers before they touch the user's counters.
+  an edge falls inside it. So is the latest day when the store has grouped a sorted copy of
+  it (`usage_widgets.store.RequestStore.latest_groups`, once a version is read again).
+- Otherwise, and for the latest day without that copy, requests are read one by one
+  (`_view_chunk`): a request's segment comes from its quarter hour
+  (`usage_widgets.timewindow.quarter_table`, exact, with the request's own time deciding in the
+  few quarters an edge splits), and a user's requests of one model and segment are added up in
+  registers before they touch the user's counters.
 
 A lean pass gives the previous period's totals, the same two ways. The work is cut into one
-part per core, each run on its own thread (the compiled code releases the GIL) with its own
-accumulators, added up at the end. Scattered updates to per-user counters are what costs most.
-The compiled code is cached on disk (``cache=True``): only the first run on a machine pays for
-compiling.
+part per core (each an equal share of the groups and of the rows), each run on its own thread
+(the compiled code releases the GIL) with its own accumulators, added up at the end.
+Scattered updates to per-user counters are what costs most. The compiled code is cached on
+disk (``cache=True``): only the first run on a machine pays for compiling.
 """
 
 from __future__ import annotations
@@ -437,7 +439,7 @@ def _model_totals(n_models):
     return np.zeros(n_models, dtype=np.int64), np.zeros(n_models, dtype=np.float64)
 
 
-def view_pass(columns, filters, segments, shape, team_view=False, groups=None, window=(0, 0)):
+def view_pass(columns, filters, segments, shape, team_view=False, groups=None, window=(0, 0), latest=None):
     """Per user (per team with ``team_view``): accumulator rows (`WIDTH` columns), request
     counts per bucket, then per model, then per rolling day (``counts[g, b]``,
     ``counts[g, n_buckets + m]``, ``counts[g, n_buckets + n_models + p]``), and in the team view
@@ -448,7 +450,10 @@ def view_pass(columns, filters, segments, shape, team_view=False, groups=None, w
     n_users)``. With ``groups`` (the finished days' groups at the start of the rows: their
     bounds, the row the bounds count from, their sums and costs; only without key or tag
     filter), those rows are read a group at a time, and ``window`` (its first instant and the
-    one after its last) says which of them count in totals."""
+    one after its last) says which of them count in totals. With ``latest`` (the latest day's
+    groups, as ``groups``, and the columns of its sorted copy, as `_group_columns` gives; see
+    `usage_widgets.store.RequestStore.latest_groups`), the rows after the groups are read
+    from those instead."""
     n_groups, n_buckets, n_models, n_periods, n_users = shape
 
     def make():
@@ -465,13 +470,18 @@ def view_pass(columns, filters, segments, shape, team_view=False, groups=None, w
             *columns, *filters, *segments, n_buckets, n_models,
         )  # fmt: skip
 
-    def grouped(lo, hi, acc, counts, per_user, model_requests, model_cost):
-        _groups_view_chunk(
-            lo, hi, acc, counts, per_user, model_requests, model_cost, team_view, *groups,
-            *_group_columns(columns), filters[1], filters[3], *segments, *window, n_buckets, n_models,
-        )  # fmt: skip
+    def grouped(these, read):
+        def run(lo, hi, acc, counts, per_user, model_requests, model_cost):
+            _groups_view_chunk(
+                lo, hi, acc, counts, per_user, model_requests, model_cost, team_view, *these,
+                *read, filters[1], filters[3], *segments, *window, n_buckets, n_models,
+            )  # fmt: skip
 
-    return _merge(_by_groups_and_rows(len(columns[0]), groups, grouped, rows, make))
+        return len(these[2]), GROUP_ROWS, run
+
+    works = [grouped(groups, _group_columns(columns))] if groups is not None else []
+    works.append(grouped(*latest) if latest is not None else _rows_after(len(columns[0]), groups, rows))
+    return _merge(_shared(works, make))
 
 
 def _group_columns(columns):
@@ -480,28 +490,27 @@ def _group_columns(columns):
     return columns[0], *columns[7:]
 
 
-def _by_groups_and_rows(n_rows, groups, grouped, rows, make):
-    """Run ``grouped`` over the groups and ``rows`` over the rows after them (all the rows
-    without groups), cut into one part per core when there is enough (a group weighs
-    `GROUP_ROWS` rows): each part gets an equal share of the groups and of the rows, since a
-    group's and a row's costs change differently when both cores run (they share caches);
-    the parts' outputs, to be merged."""
-    n = len(groups[2]) if groups is not None else 0
-    first = int(groups[0][-1] - groups[1]) if n else 0
-    parts = _parts(n * GROUP_ROWS + n_rows - first)
-    bounds = [
-        (n * c // parts, n * (c + 1) // parts, first + (n_rows - first) * c // parts,
-         first + (n_rows - first) * (c + 1) // parts)
-        for c in range(parts)
-    ]  # fmt: skip
+def _rows_after(n_rows, groups, rows):
+    """The work (see `_shared`) of reading one by one, by ``rows``, the rows after the groups
+    (all the rows without ``groups``)."""
+    first = int(groups[0][-1] - groups[1]) if groups is not None and len(groups[2]) else 0
+    return n_rows - first, 1, lambda lo, hi, *out: rows(first + lo, first + hi, *out)
 
-    def job(k_lo, k_hi, r_lo, r_hi, *out):
-        if k_hi > k_lo:
-            grouped(k_lo, k_hi, *out)
-        if r_hi > r_lo:
-            rows(r_lo, r_hi, *out)
 
-    return _run(job, bounds, make)
+def _shared(works, make):
+    """Run each work (``(n, weight of one, function(lo, hi, *outputs))``, over ``0 .. n``) cut
+    into one part per core when there is enough in all: each part gets an equal share of
+    each work, since groups' and rows' costs change differently when both cores run (they
+    share caches); the parts' outputs (``make()`` each), to be merged."""
+    parts = _parts(sum(n * weight for n, weight, _ in works))
+
+    def job(c, *out):
+        for n, _, function in works:
+            lo, hi = n * c // parts, n * (c + 1) // parts
+            if hi > lo:
+                function(lo, hi, *out)
+
+    return _run(job, [(c,) for c in range(parts)], make)
 
 
 def totals_pass(columns, filters, period, n_users, groups=None):
@@ -522,7 +531,8 @@ def totals_pass(columns, filters, period, n_users, groups=None):
             period[2][0], period[2][1],
         )  # fmt: skip
 
-    parts = _by_groups_and_rows(len(columns[0]), groups, grouped, rows, make)
+    works = [(len(groups[2]), GROUP_ROWS, grouped)] if groups is not None else []
+    parts = _shared([*works, _rows_after(len(columns[0]), groups, rows)], make)
     seen = np.logical_or.reduce([p[0] > 0 for p in parts])
     sums = np.sum([p[1] for p in parts], axis=0)
     return sums, float(sum(p[2][0] for p in parts)), seen

@@ -163,6 +163,7 @@ class _Pass:
     n_periods: int
     groups: tuple[np.ndarray, ...] | None  # see `_rows`
     window: tuple[int, int]  # the window's first instant and the one after its last
+    latest: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None  # see `_latest`
 
     @classmethod
     def over(cls, store: RequestStore, selection: Selection, window: Window) -> _Pass:
@@ -179,7 +180,8 @@ class _Pass:
         filters = _filters(store, selection)
         columns, groups = _rows(store, int(edges[0]), window.end_ns, filters)
         inside = (int(window.edges[0]), min(int(window.edges[-1]), window.end_ns + 1))
-        return cls(columns, filters, segments, window.n_buckets, periods.n_buckets, groups, inside)
+        latest = _latest(store, columns, groups)
+        return cls(columns, filters, segments, window.n_buckets, periods.n_buckets, groups, inside, latest)
 
     def view(self, store: RequestStore, team_view: bool) -> tuple[np.ndarray, ...]:
         """The compiled pass of the user view (the team view with ``team_view``)."""
@@ -187,7 +189,7 @@ class _Pass:
         users = len(store.users.ids) if team_view else 0
         shape = (n_groups, self.n_buckets, len(store.models), self.n_periods, users)
         return kernel.view_pass(
-            self.columns, self.filters, self.segments, shape, team_view, self.groups, self.window
+            self.columns, self.filters, self.segments, shape, team_view, self.groups, self.window, self.latest
         )
 
 
@@ -211,6 +213,23 @@ def _rows(
         return columns, None
     groups = store.groups_between(lo, hi)
     return columns, (groups.bounds, lo, groups.sums, groups.cost)
+
+
+def _latest(
+    store: RequestStore, columns: tuple[np.ndarray, ...], groups: tuple[np.ndarray, ...] | None
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None:
+    """The latest day's groups and the columns of its sorted copy, for a pass to read instead
+    of the rows after ``groups`` (the latest day's, in time order), when the store has them
+    (`RequestStore.latest_groups`). Its requests outside the pass's edges are left out as a
+    finished day's are."""
+    first = int(groups[0][-1] - groups[1]) if groups is not None and len(groups[2]) else 0
+    if groups is None or first >= len(columns[0]):
+        return None  # under a key or tag filter, or no request of the latest day among the rows
+    latest = store.latest_groups()
+    if latest is None:
+        return None
+    found = latest.groups
+    return (found.bounds, 0, found.sums, found.cost), latest.columns
 
 
 def _filters(store: RequestStore, selection: Selection) -> tuple[np.ndarray, ...]:

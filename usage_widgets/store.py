@@ -10,7 +10,8 @@ a later day begins. A time window is a range of rows found by binary search (`ro
 
 A finished day's rows fall into groups: runs of one user, team and model, in time order. The
 store keeps each group's totals (`groups_between`), so a report without a key or tag filter
-reads a group, not a request, at a time.
+reads a group, not a request, at a time. The latest day is grouped the same way in a sorted
+copy, made when a report first needs it after a change (`latest_groups`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ _COLUMNS: dict[str, type] = {
 
 
 _GROUPED = ("ts", "seq", "user", "team", "model", "input_tokens", "output_tokens", "cost")
+LATEST_GROUPED_ROWS = 1_000_000  # a larger latest day is read request by request (`latest_groups`)
 
 
 @dataclass
@@ -62,6 +64,16 @@ class Groups:
     bounds: np.ndarray
     sums: np.ndarray
     cost: np.ndarray
+
+
+@dataclass
+class LatestGroups:
+    """The latest day's groups (as `Groups`, bounds counting from 0) over a copy of its rows
+    sorted by user, model and time: their times, tokens in and out, costs and order of one
+    instant's requests (``columns``, what a pass reads of a group's rows)."""
+
+    groups: Groups
+    columns: tuple[np.ndarray, ...]
 
 
 @dataclass
@@ -280,6 +292,28 @@ class RequestStore:
         self._join_groups()
         k0, k1 = np.searchsorted(self._groups, [lo, min(hi, self._open)], side="left")
         return Groups(self._groups[k0 : k1 + 1], self._group_sums[k0:k1], self._group_cost[k0:k1])
+
+    _latest: tuple[int, LatestGroups | None] | None = None  # the version they were made for
+
+    def latest_groups(self) -> LatestGroups | None:
+        """The latest day's groups (`LatestGroups`): made when first asked for and kept until
+        the next change. None when the latest day is empty or has more than
+        `LATEST_GROUPED_ROWS` rows."""
+        if self._latest is None or self._latest[0] != self.version:
+            rows = self._n - self._open
+            self._latest = (self.version, self._group_latest() if 0 < rows <= LATEST_GROUPED_ROWS else None)
+        return self._latest[1]
+
+    def _group_latest(self) -> LatestGroups:
+        rows = slice(self._open, self._n)
+        starts = np.array([0, self._n - self._open], dtype=np.int64)
+        user, model = self._cols["user"][rows], self._cols["model"][rows]
+        order = kernel.block_order(starts, user, model, len(self.users.ids), len(self.models))
+        columns = {name: self._cols[name][rows].take(order) for name in _GROUPED}
+        bounds, sums, cost = kernel.group_totals(starts, *columns.values())
+        groups = Groups(np.r_[bounds, starts[-1]], sums, cost)
+        read = ("ts", "input_tokens", "output_tokens", "cost", "seq")
+        return LatestGroups(groups, tuple(columns[name] for name in read))
 
     def whole_days(self, start_ns: int, end_ns: int) -> WholeDays:
         """The totals of the finished days wholly inside ``start_ns`` to ``end_ns``."""
