@@ -394,6 +394,12 @@ _POOL = Threads(2, "usage-widgets-pass")
 MIN_CHUNK = 50_000  # below this (in rows, `GROUP_ROWS` to a group), a second thread costs more than it saves
 
 
+def in_background(function, *args) -> Future:
+    """Run ``function(*args)`` on the pass's threads (idle between passes), while the caller
+    goes on with other work."""
+    return _POOL.submit(function, *args)
+
+
 def _parts(weight: int) -> int:
     """How many parts (one per core at most) work of this weight is cut into."""
     return max(1, min(_POOL.workers, weight // MIN_CHUNK))

@@ -309,8 +309,14 @@ class RequestStore:
         starts = np.array([0, self._n - self._open], dtype=np.int64)
         user, model = self._cols["user"][rows], self._cols["model"][rows]
         order = kernel.block_order(starts, user, model, len(self.users.ids), len(self.models))
-        columns = {name: self._cols[name][rows].take(order) for name in _GROUPED}
-        bounds, sums, cost = kernel.group_totals(starts, *columns.values())
+
+        def sorted_copy(names: tuple[str, ...]) -> list[np.ndarray]:
+            return [self._cols[name][rows].take(order) for name in names]
+
+        half = kernel.in_background(sorted_copy, _GROUPED[::2])  # the copies on both cores
+        columns = dict(zip(_GROUPED[1::2], sorted_copy(_GROUPED[1::2]), strict=True))
+        columns.update(zip(_GROUPED[::2], half.result(), strict=True))
+        bounds, sums, cost = kernel.group_totals(starts, *(columns[name] for name in _GROUPED))
         groups = Groups(np.r_[bounds, starts[-1]], sums, cost)
         read = ("ts", "input_tokens", "output_tokens", "cost", "seq")
         return LatestGroups(groups, tuple(columns[name] for name in read))
