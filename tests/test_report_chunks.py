@@ -347,3 +347,26 @@ def test_the_latest_day_read_by_groups_gives_the_numbers_of_reading_it_request_b
         assert latest is not None
         day = (log if grown else early)["timestamp"] >= pd.Timestamp("2026-03-10", tz="UTC")
         assert int(latest.groups.sums[:, kernel.G_REQUESTS].sum()) == int(day.sum())
+
+
+def test_a_tick_that_renames_a_user_or_adds_a_team_reorders_the_table_by_name() -> None:
+    """Names in label order are kept from one version of a store to the next while nobody is
+    renamed; a live tick that renames a user, or brings a new team, puts them in their place."""
+    log = uw.demo_log(11, users=12, teams=3, days=3, now=NOW)
+    store = uw.RequestStore.from_log(log)
+    by_name = uw.Selection(range="7d", sort="name", descending=False)
+    first = uw.report(store, by_name, now=NOW).breakdown
+    assert first["name"].str.casefold().is_monotonic_increasing
+    last_user = first["user_id"].iloc[-1]
+    one = log[log["user_id"] == last_user].tail(1).copy()
+    one["request_id"] = "renamed"
+    one["timestamp"] = pd.Timestamp(NOW) - pd.Timedelta(minutes=1)
+    store.append(one.assign(user_name="aaron first"))  # still the same user
+    renamed = uw.report(store, by_name, now=NOW).breakdown
+    assert renamed["user_id"].iloc[0] == last_user and renamed["name"].iloc[0] == "aaron first"
+    assert renamed["name"].str.casefold().is_monotonic_increasing
+    one["request_id"] = "new-team"
+    store.append(one.assign(team="AAA team"))
+    teams = uw.report(store, by_name.replace(view="team"), now=NOW).breakdown
+    assert teams["team"].iloc[0] == "AAA team"
+    assert teams["team"].str.casefold().is_monotonic_increasing

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import kernel
 from .selection import Selection
@@ -555,14 +556,18 @@ def _labels(store: RequestStore) -> _Labels:
     labels = _LABELS.get(store)
     if labels is None or labels.version != store.version:
         users, models = store.users, store.models.values
+        names = _objects(users.names)
+        before = labels  # the last version's: a live tick seldom renames anyone, nor adds a team
+        same_names = before is not None and np.array_equal(before.names, names)
+        same_teams = before is not None and len(before.teams) == len(store.teams)  # never renamed
         labels = _LABELS[store] = _Labels(
             version=store.version,
             user_ids=_objects(users.ids.values),
-            names=_objects(users.names),
+            names=names,
             emails=_objects(users.emails),
-            user_order=_label_order(users.names),
+            user_order=before.user_order if same_names else _label_order(names),
             teams=_objects(store.teams.values),
-            team_order=_label_order(store.teams.values),
+            team_order=before.team_order if same_teams else _label_order(store.teams.values),
             models=pa.array(models, type=pa.string()),
             model_names=_objects(models),
             model_alpha=np.argsort(np.argsort(_objects(models), kind="stable"), kind="stable"),
@@ -576,10 +581,11 @@ def _objects(values: list[str]) -> np.ndarray:
     return out
 
 
-def _label_order(names: list[str]) -> np.ndarray:
-    """Codes in case-insensitive order of their names (ties by code)."""
-    folded = [n.casefold() for n in names]
-    return np.array(sorted(range(len(names)), key=folded.__getitem__), dtype=np.int64)
+def _label_order(names: list[str] | np.ndarray) -> np.ndarray:
+    """Codes in case-insensitive order of their names (ties by code; a stable sort of text
+    in code point order, as Python compares it: UTF-8 keeps that order)."""
+    folded = pa.array([n.casefold() for n in names], type=pa.string())
+    return pc.sort_indices(folded).to_numpy().astype(np.int64)
 
 
 def _active(acc: np.ndarray, order: np.ndarray) -> np.ndarray:
