@@ -3,6 +3,7 @@ tags, finished days kept in another order than time, late requests."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import multiprocessing
 import sys
@@ -300,6 +301,22 @@ def test_a_forked_process_appends_and_reports_with_threads_of_its_own(
         process.kill()
         pytest.fail("the forked process waited forever")
     assert results.get(timeout=5) == want > 0
+
+
+def test_reports_run_on_the_pass_threads_themselves_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work the pass's own threads hand to their pool (split passes, the latest day's copy)
+    runs where it is, instead of waiting forever behind the work that waits for it."""
+    log = uw.demo_log(3, users=60, days=5, now=NOW)
+    store = uw.RequestStore.from_log(log)
+    monkeypatch.setattr(kernel, "MIN_CHUNK", 10)  # both the pass and the copy use the pool
+    want = uw.report(store, uw.Selection(range="24h"), now=NOW)
+    store.append(log.tail(1).assign(request_id="late", timestamp=pd.Timestamp(NOW) - pd.Timedelta(minutes=1)))
+    selection = uw.Selection(range="24h")
+    runs = [kernel.in_background(lambda: uw.report(store, selection, now=NOW)) for _ in range(2)]
+    done, waiting = concurrent.futures.wait(runs, timeout=60)
+    assert not waiting, "a report on a pool thread waited forever"
+    for run in done:
+        assert run.result().kpis["requests"] == want.kpis["requests"] + 1
 
 
 def test_a_validated_frame_whose_tags_are_all_missing_is_appended_without_tags() -> None:

@@ -14,7 +14,7 @@ and the per-model totals behind cost by model (before the models filter).
 - Without a key or tag filter (those vary inside a group), a finished day is read a group at a
   time (`_groups_view_chunk`): its stored totals, and a binary search on its times only where
   an edge falls inside it. So is the latest day when the store has grouped a sorted copy of
-  it (`usage_widgets.store.RequestStore.latest_groups`, once a version is read again).
+  it (`usage_widgets.store.RequestStore.latest_groups`, made at the first report after a change).
 - Otherwise, and for the latest day without that copy, requests are read one by one
   (`_view_chunk`): a request's segment comes from its quarter hour
   (`usage_widgets.timewindow.quarter_table`, exact, with the request's own time deciding in the
@@ -31,6 +31,7 @@ disk (``cache=True``): only the first run on a machine pays for compiling.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -370,8 +371,9 @@ def _totals_chunk(
 
 class Threads:
     """A pool of ``workers`` threads, made again in a process forked from this one (a forked
-    child inherits the pool but not its threads: work handed to it would wait forever); while
-    the interpreter shuts down, work runs in the caller's thread."""
+    child inherits the pool but not its threads: work handed to it would wait forever). Work
+    handed to it from one of its own threads, or while the interpreter shuts down, runs in the
+    caller's thread (a worker waiting on work queued behind it could wait forever)."""
 
     def __init__(self, workers: int, name: str) -> None:
         self.workers, self.name = workers, name
@@ -379,15 +381,33 @@ class Threads:
         os.register_at_fork(after_in_child=self._start)
 
     def _start(self) -> None:
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
+        self._executor = ThreadPoolExecutor(
+            self.workers, thread_name_prefix=self.name, initializer=self._mark
+        )
+
+    def _mark(self) -> None:
+        _PLACE.pool = self
 
     def submit(self, function, *args) -> Future:
+        if getattr(_PLACE, "pool", None) is self:
+            return _inline(function, *args)
         try:
             return self._executor.submit(function, *args)
         except RuntimeError:  # no new threads at shutdown
-            done: Future = Future()
-            done.set_result(function(*args))
-            return done
+            return _inline(function, *args)
+
+
+_PLACE = threading.local()  # the `Threads` a thread belongs to
+
+
+def _inline(function, *args) -> Future:
+    """``function(*args)`` run now, as a finished Future."""
+    done: Future = Future()
+    try:
+        done.set_result(function(*args))
+    except Exception as error:
+        done.set_exception(error)
+    return done
 
 
 _POOL = Threads(2, "usage-widgets-pass")

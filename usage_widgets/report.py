@@ -305,6 +305,9 @@ class _Columns(Mapping):
     def __getitem__(self, name: str) -> np.ndarray:
         return self._sources[name](self.codes)
 
+    def __contains__(self, name: object) -> bool:  # without gathering the column
+        return name in self._sources
+
     def __iter__(self):
         return iter(self._sources)
 

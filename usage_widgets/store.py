@@ -313,9 +313,12 @@ class RequestStore:
         def sorted_copy(names: tuple[str, ...]) -> list[np.ndarray]:
             return [self._cols[name][rows].take(order) for name in names]
 
-        half = kernel.in_background(sorted_copy, _GROUPED[::2])  # the copies on both cores
-        columns = dict(zip(_GROUPED[1::2], sorted_copy(_GROUPED[1::2]), strict=True))
-        columns.update(zip(_GROUPED[::2], half.result(), strict=True))
+        if len(order) < kernel.MIN_CHUNK:  # a second thread would cost more than it saves
+            columns = dict(zip(_GROUPED, sorted_copy(_GROUPED), strict=True))
+        else:  # the copies on both cores
+            half = kernel.in_background(sorted_copy, _GROUPED[::2])
+            columns = dict(zip(_GROUPED[1::2], sorted_copy(_GROUPED[1::2]), strict=True))
+            columns.update(zip(_GROUPED[::2], half.result(), strict=True))
         bounds, sums, cost = kernel.group_totals(starts, *(columns[name] for name in _GROUPED))
         groups = Groups(np.r_[bounds, starts[-1]], sums, cost)
         read = ("ts", "input_tokens", "output_tokens", "cost", "seq")
