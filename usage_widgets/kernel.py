@@ -516,10 +516,15 @@ def _group_columns(columns):
     return columns[0], *columns[7:]
 
 
+def first_ungrouped(groups) -> int:
+    """The first of a pass's rows after ``groups`` (as `view_pass` takes them): 0 without any."""
+    return int(groups[0][-1] - groups[1]) if groups is not None and len(groups[2]) else 0
+
+
 def _rows_after(n_rows, groups, rows):
     """The work (see `_shared`) of reading one by one, by ``rows``, the rows after the groups
     (all the rows without ``groups``)."""
-    first = int(groups[0][-1] - groups[1]) if groups is not None and len(groups[2]) else 0
+    first = first_ungrouped(groups)
     return n_rows - first, 1, lambda lo, hi, *out: rows(first + lo, first + hi, *out)
 
 
@@ -720,7 +725,7 @@ def row_lists(counts, rows, first, width):  # pragma: no cover - compiled
     """Columns ``first .. first + width`` of the given ``rows`` of a count matrix, as the
     offsets and values (int64) of one list per row."""
     n = rows.shape[0]
-    offsets = np.arange(0, (n + 1) * width, max(width, 1)).astype(np.int32)[: n + 1]
+    offsets = (np.arange(n + 1) * width).astype(np.int32)
     values = np.empty(n * width, dtype=np.int64)
     for r in range(n):
         for j in range(width):
@@ -736,10 +741,10 @@ def ranked(counts, rows, first, alphabetical):  # pragma: no cover - compiled
     n = alphabetical.shape[0]
     offsets = np.zeros(rows.shape[0] + 1, dtype=np.int32)
     for r in range(rows.shape[0]):
+        row = counts[rows[r], first : first + n]
         used = 0
         for m in range(n):
-            if counts[rows[r], first + m] > 0:
-                used += 1
+            used += row[m] > 0
         offsets[r + 1] = offsets[r] + used
     codes = np.empty(offsets[rows.shape[0]], dtype=np.int64)
     for r in range(rows.shape[0]):

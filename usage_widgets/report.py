@@ -223,8 +223,7 @@ def _latest(
     of the rows after ``groups`` (the latest day's, in time order), when the store has them
     (`RequestStore.latest_groups`). Its requests outside the pass's edges are left out as a
     finished day's are."""
-    first = int(groups[0][-1] - groups[1]) if groups is not None and len(groups[2]) else 0
-    if groups is None or first >= len(columns[0]):
+    if groups is None or kernel.first_ungrouped(groups) >= len(columns[0]):
         return None  # under a key or tag filter, or no request of the latest day among the rows
     latest = store.latest_groups()
     if latest is None:
