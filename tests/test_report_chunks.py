@@ -50,7 +50,8 @@ def test_a_log_fed_in_batches_across_midnights_with_late_requests_reports_as_one
     monkeypatch: pytest.MonkeyPatch, view: str
 ) -> None:
     """Live Mode's way: six-hour batches, each midnight finishing a day (sorted for the pass),
-    and some requests arriving days late, which puts finished days back in time order."""
+    and some requests arriving days late, which puts finished days back in time order; with
+    and without a key or tag filter (which reads the finished days' subgroups)."""
     log = uw.demo_log(5, users=40, days=8, now=NOW)
     late = log.sample(frac=0.03, random_state=2).index
     on_time = log.drop(late)
@@ -68,6 +69,8 @@ def test_a_log_fed_in_batches_across_midnights_with_late_requests_reports_as_one
         (uw.Selection(view=view, range="7d"), NOW, "UTC"),
         (uw.Selection(view=view, range="24h"), "2026-03-08T15:37Z", "Asia/Kolkata"),  # now in a finished day
         (uw.Selection(view=view, range="custom", start="2026-03-03", end="2026-03-06"), NOW, "Asia/Tokyo"),
+        (uw.Selection(view=view, range="7d", tags=("env:dev",)), "2026-03-09T18:20Z", "America/New_York"),
+        (uw.Selection(view=view, range="7d", api_keys=("james-dev",)), NOW, "UTC"),
     ]:
         got = _report_parts(uw.report(grown, selection, now=now, tz=tz))
         want = _report_parts(uw.report(whole, selection, now=now, tz=tz))
@@ -157,6 +160,44 @@ def test_of_one_instant_the_later_request_gives_the_team_in_a_finished_day(api_k
     assert open_day.breakdown["team"].tolist() == finished.breakdown["team"].tolist() == ["beta"]
 
 
+@pytest.mark.parametrize("api_keys", [(), ("k",)])  # read a group, or a subgroup, at a time
+def test_the_team_shown_is_that_of_the_latest_request_before_now_in_a_finished_day(api_keys) -> None:
+    """A user working in two teams (with two models) in a day finished by a later request, with
+    "now" in that day: the badge shows the team of the latest request up to now, although the
+    other team's requests began later and the first team's go on after now."""
+    stamps = {
+        ("alpha", "m-a"): pd.date_range("2026-03-02 08:00", "2026-03-02 18:00", freq="h", tz="UTC"),
+        ("beta", "m-b"): pd.date_range("2026-03-02 10:00", "2026-03-02 14:00", freq="h", tz="UTC"),
+    }
+    rows = [(*group, t) for group, times in stamps.items() for t in times]
+    rows.append(("alpha", "m-a", pd.Timestamp("2026-03-04 09:00", tz="UTC")))  # which finishes the day
+    log = pd.DataFrame([
+        {"request_id": f"r{i}", "timestamp": t, "user_id": "u", "team": team, "api_key": "k",
+         "model": model, "input_tokens": 10, "output_tokens": 5, "cost": 0.01}
+        for i, (team, model, t) in enumerate(rows)
+    ])  # fmt: skip
+    rep = uw.report(log, uw.Selection(range="24h", api_keys=api_keys), now="2026-03-02T15:00:30Z")
+    assert rep.breakdown["team"].tolist() == ["alpha"]
+    assert rep.kpis["requests"] == 8 + 5  # alpha from 08:00 to 15:00, beta from 10:00 to 14:00
+
+
+def test_of_three_requests_at_one_instant_the_last_gives_the_team_under_a_key_filter() -> None:
+    """Three requests of one user at one instant: two in one team and model with two keys (two
+    subgroups of one group), one in another team and model between them in the log. The badge
+    shows the team of the last, as in the open day."""
+    stamps = ["2026-03-02 08:00", *["2026-03-02 10:00"] * 3, "2026-03-03 08:00"]
+    log = pd.DataFrame({
+        "request_id": ["r0", "r1", "r2", "r3", "r4"], "timestamp": pd.DatetimeIndex(stamps, tz="UTC"),
+        "user_id": "u", "team": ["beta", "alpha", "beta", "alpha", "alpha"],
+        "api_key": ["k", "k", "k", "k2", "k"],
+        "model": ["m-b", "m-a", "m-b", "m-a", "m-a"], "input_tokens": 10, "output_tokens": 5, "cost": 0.01,
+    })  # fmt: skip
+    selection = uw.Selection(range="custom", start="2026-03-02", end="2026-03-02", api_keys=("k", "k2"))
+    open_day = uw.report(uw.RequestStore.from_log(log.head(4)), selection, now="2026-03-03T12:00Z")
+    finished = uw.report(uw.RequestStore.from_log(log), selection, now="2026-03-03T12:00Z")
+    assert open_day.breakdown["team"].tolist() == finished.breakdown["team"].tolist() == ["alpha"]
+
+
 @pytest.mark.parametrize("distinct_tags", [5, 70])  # bit words up to 63 tags, text beyond
 def test_tag_filter_counts_the_requests_carrying_the_tag(distinct_tags: int) -> None:
     n = 140
@@ -172,6 +213,52 @@ def test_tag_filter_counts_the_requests_carrying_the_tag(distinct_tags: int) -> 
         rep = uw.report(store, uw.Selection(range="14d", tags=(tag,)), now="2026-03-07T00:00Z")
         expected = sum(tag in t for t in tags)
         assert rep.kpis["requests"] == expected
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York"])
+def test_groups_of_many_keys_and_tag_sets_count_under_key_and_tag_filters(tz: str) -> None:
+    """A finished day's group (one user and model) under a key or tag filter adds up its
+    subgroups that pass (its requests of one key and tag set), or reads its requests where an
+    edge cuts it. u0's groups hold 3 keys x 45 tag sets (found by sorting), u1's 2 x 2 (found
+    by comparing). Both views, in a zone whose midnights cut every UTC day, and with "now"
+    inside a finished day, give what one request at a time gives, and so do the previous
+    period's totals."""
+    from tests.naive import naive_report
+
+    rows = []
+    for day in range(1, 12):
+        for u, n, n_tags, n_keys in [("u0", 400, 45, 3), ("u1", 90, 2, 2)]:
+            times = pd.date_range(f"2026-03-{day:02d}", periods=n, freq=f"{86_400 // n}s", tz="UTC")
+            rows += [
+                {"request_id": f"{u}-{day}-{k}", "timestamp": t, "user_id": u, "team": f"team-{u}",
+                 "api_key": f"k{k % n_keys}", "model": "gpt-4o", "input_tokens": k % 7, "output_tokens": 3,
+                 "cost": 0.001 * (k % 5), "tags": [f"t:v{k % n_tags}", f"env:{'prod' if k % 4 else 'dev'}"]}
+                for k, t in enumerate(times)
+            ]  # fmt: skip
+    log = uw.load_log(pd.DataFrame(rows))
+    store = uw.RequestStore.from_log(log)
+    cases = itertools.product(
+        ["2026-03-11T07:31:17Z", "2026-03-09T13:10:00Z"],  # rolling days' edges inside every day
+        [{"tags": ("t:v1",)}, {"api_keys": ("k1",)}, {"tags": ("t:v0", "env:dev"), "api_keys": ("k0",)}],
+        [("user", "7d"), ("team", "30d"), ("user", "24h")],
+    )
+    for now, filters, (view, range_) in cases:
+        rep = uw.report(store, uw.Selection(view=view, range=range_, **filters), now=now, tz=tz)
+        ref = naive_report(log, view=view, range_=range_, now=now, tz=tz, **filters)
+        assert rep.kpis["requests"] == ref.kpis["requests"] > 0
+        assert rep.kpis["total_tokens"] == ref.kpis["total_tokens"]
+        assert rep.kpis["cost"] == pytest.approx(ref.kpis["cost"], rel=1e-12)
+        assert rep.activity.to_numpy().tolist() == ref.activity.to_numpy().tolist()
+        key = "user_id" if view == "user" else "team"
+        got = rep.breakdown.set_index(key)
+        for r in ref.breakdown.to_dict("records"):
+            assert got.loc[r[key], "requests"] == r["requests"]
+            assert [int(v) for v in got.loc[r[key], "trend"]] == r["trend"]
+        kept = log["tags"].map(lambda tags, f=filters: set(f.get("tags", ())) <= set(tags))
+        kept &= log["api_key"].isin(filters.get("api_keys", log["api_key"].unique()))
+        before = log["timestamp"].between(rep.previous_start, rep.previous_end)
+        assert rep.previous_kpis["requests"] == int((kept & before).sum())
+        assert range_ == "30d" or rep.previous_kpis["requests"] > 0
 
 
 def test_tag_sets_stay_right_across_appends_in_other_tag_orders() -> None:

@@ -3,7 +3,9 @@ for them, and the hashing behind request ids and tag sets.
 
 The store keeps each finished UTC day's requests sorted by user, then model, then time
 (`block_order`), and only the latest day in time order. A finished day's rows fall into
-groups, runs of one user, team and model, whose totals the store keeps (`group_totals`).
+groups, runs of one user, team and model, whose totals the store keeps (`group_totals`), and
+a group's requests of one API key and tag set form a subgroup, whose totals it keeps too,
+with the group's rows in order of subgroup (`subgroup_totals`).
 
 A view's pass covers the UTC days from the earlier of the window's start and the anomaly
 rule's 29 rolling days to the window's end, cut into segments: the spans between consecutive
@@ -11,17 +13,21 @@ edges of the buckets and the rolling days, each with its bucket and its rolling 
 every accumulator the view needs: totals, requests per bucket, per model and per rolling day,
 and the per-model totals behind cost by model (before the models filter).
 
-- Without a key or tag filter (those vary inside a group), a finished day is read a group at a
-  time (`_groups_view_chunk`): its stored totals, and a binary search on its times only where
-  an edge falls inside it. So is the latest day when the store has grouped a sorted copy of
-  it (`usage_widgets.store.RequestStore.latest_groups`, made at the first report after a change).
-- Otherwise, and for the latest day without that copy, requests are read one by one
-  (`_view_chunk`): a request's segment comes from its quarter hour
+- A finished day is read a group at a time (`_groups_view_chunk`): its stored totals, and a
+  binary search on its times only where an edge falls inside it. So is the latest day when
+  the store has grouped a sorted copy of it (`usage_widgets.store.RequestStore.latest_groups`,
+  made at the first report after a change).
+- Under a key or tag filter (those vary inside a group), a finished day's group is read a
+  subgroup at a time (`_filtered_groups_view_chunk`): the totals of the subgroups that pass,
+  and where an edge cuts the group, a binary search for it on the group's times, then on each
+  subgroup's rows.
+- Otherwise (the latest day under a key or tag filter, or without the copy), requests are read
+  one by one (`_view_chunk`): a request's segment comes from its quarter hour
   (`usage_widgets.timewindow.quarter_table`, exact, with the request's own time deciding in the
   few quarters an edge splits), and a user's requests of one model and segment are added up in
   registers before they touch the user's counters.
 
-A lean pass gives the previous period's totals, the same two ways. The work is cut into one
+A lean pass gives the previous period's totals, the same three ways. The work is cut into one
 part per core (each an equal share of the groups and of the rows), each run on its own thread
 (the compiled code releases the GIL) with its own accumulators, added up at the end.
 Scattered updates to per-user counters are what costs most. The compiled code is cached on
@@ -49,6 +55,9 @@ WIDTH = 8
 # Columns of a group's row (`group_totals`; int64): what its rows add up to, what they share,
 # and the times of its first and last request.
 G_REQUESTS, G_UNPRICED, G_INPUT, G_OUTPUT, G_USER, G_TEAM, G_MODEL, G_FIRST, G_LAST, G_LAST_SEQ = range(10)
+# Columns of a subgroup's row (`subgroup_totals`; int64): the API key and tag set its requests
+# share, what they add up to, and the time and order of the latest of them.
+S_KEY, S_TAGSET, S_REQUESTS, S_UNPRICED, S_INPUT, S_OUTPUT, S_LAST, S_LAST_SEQ = range(8)
 
 
 @njit(cache=True, nogil=True)
@@ -86,8 +95,8 @@ def _view_chunk(
     ts, quarter, user, team, key, model, tagset, inp, out, cost, seq,
     key_ok, team_ok, tag_ok, model_ok, q0, table, edges, seg_bucket, seg_period, n_buckets, n_models,
 ):  # pragma: no cover - compiled
-    """Requests one by one (see the module): the latest day, or any day under a key or tag
-    filter."""
+    """Requests one by one (see the module): the latest day under a key or tag filter, or
+    without its sorted copy."""
     spent = acc.view(np.float64)
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
     by_model = model_ok.shape[0] > 0
@@ -172,6 +181,107 @@ def group_totals(starts, ts, seq, user, team, model, inp, out, cost):  # pragma:
         sums[k, G_REQUESTS], sums[k, G_UNPRICED] = requests, unpriced
         sums[k, G_INPUT], sums[k, G_OUTPUT] = tokens_in, tokens_out
     return begins, sums, spent
+
+
+SMALL_GROUP = 32  # up to this many subgroups, a group's are found by comparing, not sorting
+
+
+@njit(cache=True, nogil=True)
+def subgroup_totals(begins, key, tagset, ts, seq, inp, out, cost, order):  # pragma: no cover - compiled
+    """The subgroups of groups (``begins``: where each begins, and where the last ends; a
+    group's rows in time order): a group's requests of one API key and tag set. Returns where
+    each group's subgroups begin (and the last ends), per subgroup its row of `S_KEY` ..
+    `S_LAST_SEQ`, and its cost; fills ``order`` with each group's rows by subgroup, then time
+    (as offsets from the group's first row), so that a subgroup's rows follow its group's
+    subgroups before it. A subgroup adds up its requests in time order."""
+    n_groups = begins.shape[0] - 1
+    found = np.zeros(n_groups + 1, dtype=np.int64)
+    keys, sets = np.empty(SMALL_GROUP, dtype=np.int64), np.empty(SMALL_GROUP, dtype=np.int64)
+    for k in range(n_groups):  # how many each group has
+        a, b = begins[k], begins[k + 1]
+        e = _few_pairs(a, b, key, tagset, keys, sets)
+        if e < 0:
+            rows = _pair_order(a, b, key, tagset)
+            e = 1
+            for r in range(1, rows.shape[0]):
+                e += _new_pair(rows[r - 1], rows[r], key, tagset)
+        found[k + 1] = found[k] + e
+    sums = np.zeros((found[n_groups], S_LAST_SEQ + 1), dtype=np.int64)
+    spent = np.zeros(found[n_groups], dtype=np.float64)
+    which = np.empty(key.shape[0], dtype=np.int8)  # a row's subgroup in its group
+    place = np.empty(SMALL_GROUP, dtype=np.int64)
+    for k in range(n_groups):
+        a, b, j0 = begins[k], begins[k + 1], found[k]
+        e = _few_pairs(a, b, key, tagset, keys, sets)
+        if e >= 0:  # found by comparing
+            for j in range(e):
+                sums[j0 + j, S_KEY], sums[j0 + j, S_TAGSET] = keys[j], sets[j]
+            for i in range(a, b):
+                j = 0
+                while keys[j] != key[i] or sets[j] != tagset[i]:
+                    j += 1
+                which[i] = j
+                _add_request(sums, spent, j0 + j, i, ts, seq, inp, out, cost)
+            place[0] = a
+            for j in range(1, e):
+                place[j] = place[j - 1] + sums[j0 + j - 1, S_REQUESTS]
+            for i in range(a, b):
+                order[place[which[i]]] = i - a
+                place[which[i]] += 1
+        else:  # by sorting
+            rows = _pair_order(a, b, key, tagset)
+            j = j0 - 1
+            for r in range(rows.shape[0]):
+                i = rows[r]
+                if r == 0 or _new_pair(rows[r - 1], i, key, tagset):
+                    j += 1
+                    sums[j, S_KEY], sums[j, S_TAGSET] = key[i], tagset[i]
+                _add_request(sums, spent, j, i, ts, seq, inp, out, cost)
+                order[a + r] = i - a
+    return found, sums, spent
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _few_pairs(a, b, key, tagset, keys, sets):  # pragma: no cover - compiled
+    """How many distinct key and tag set pairs rows ``a:b`` have, put in ``keys`` and ``sets``
+    in order of first appearance; -1 when there are more than `SMALL_GROUP`."""
+    e = 0
+    for i in range(a, b):
+        j = 0
+        while j < e and (keys[j] != key[i] or sets[j] != tagset[i]):
+            j += 1
+        if j == e:
+            if e == SMALL_GROUP:
+                return -1
+            keys[e], sets[e] = key[i], tagset[i]
+            e += 1
+    return e
+
+
+@njit(cache=True, nogil=True)
+def _pair_order(a, b, key, tagset):  # pragma: no cover - compiled
+    """Rows ``a:b`` sorted by key and tag set, stably (so in time order within each pair)."""
+    pairs = (key[a:b].astype(np.int64) << 32) | tagset[a:b].astype(np.int64)
+    return np.argsort(pairs, kind="mergesort") + a
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _new_pair(before, row, key, tagset):  # pragma: no cover - compiled
+    return key[row] != key[before] or tagset[row] != tagset[before]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_request(sums, spent, j, i, ts, seq, inp, out, cost):  # pragma: no cover - compiled
+    """Add request ``i`` (later than those added before) to subgroup ``j``."""
+    c = cost[i]
+    if np.isnan(c):
+        sums[j, S_UNPRICED] += 1
+    else:
+        spent[j] += c
+    sums[j, S_REQUESTS] += 1
+    sums[j, S_INPUT] += inp[i]
+    sums[j, S_OUTPUT] += out[i]
+    sums[j, S_LAST], sums[j, S_LAST_SEQ] = ts[i], seq[i]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -318,6 +428,202 @@ def _groups_totals_chunk(
             continue
         part = _part_sums(k, a, b, wa, wb, sums, spent, inp, out, cost)
         requests, unpriced, tokens_in, tokens_out, total = part
+        seen[sums[k, G_USER]] = 1
+        totals[REQUESTS] += requests
+        totals[INPUT] += tokens_in
+        totals[OUTPUT] += tokens_out
+        totals[UNPRICED] += unpriced
+        spent_out[0] += total
+
+
+@njit(cache=True, nogil=True)
+def _filtered_groups_view_chunk(
+    k_lo, k_hi, acc, cnt, per_user, model_requests, model_cost, team_view,
+    bounds, offset, sums, spent, sub_bounds, sub_sums, sub_cost, order, ts, inp, out, cost, seq,
+    key_ok, team_ok, tag_ok, model_ok, q0, table, edges, seg_bucket, seg_period, window_lo, window_hi,
+    n_buckets, n_models,
+):  # pragma: no cover - compiled
+    """`_groups_view_chunk` under a key or tag filter, a subgroup at a time (`subgroup_totals`).
+    A group's rows per segment, and in the window, are found on its times (`_rows_from`) as
+    spans of its rows; a subgroup's rows in a span are counted on ``order`` (the group's rows
+    by subgroup, each subgroup's in time order), and its totals are its sums when the window
+    holds the group whole."""
+    by_key, by_team, by_tag, by_model = (
+        key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0, model_ok.shape[0] > 0
+    )
+    n_segments = edges.shape[0] - 1
+    total_spent = acc.view(np.float64)
+    span_segment = np.empty(n_segments, dtype=np.int64)  # per span of a group's rows: its segment,
+    span_end = np.empty(n_segments, dtype=np.int64)  # where it ends (from the group's first row),
+    span_count = np.zeros(n_segments, dtype=np.int64)  # and how many of its requests pass
+    for k in range(k_lo, k_hi):
+        t = sums[k, G_TEAM]
+        if by_team and not team_ok[t]:
+            continue
+        first, last = sums[k, G_FIRST], sums[k, G_LAST]
+        if last < edges[0] or first >= edges[n_segments]:
+            continue
+        u, m = sums[k, G_USER], sums[k, G_MODEL]
+        g = t if team_view else u
+        keep = not by_model or model_ok[m]
+        a, b = bounds[k] - offset, bounds[k + 1] - offset
+        i, s = a, 0
+        if first < edges[0]:
+            i = _rows_from(ts, a, b, first, last, edges[0])
+        else:
+            s = _segment(table, q0, edges, first)
+        start, spans = i - a, 0
+        while i < b and s < n_segments:
+            j = b if last < edges[s + 1] else _rows_from(ts, i, b, first, last, edges[s + 1])
+            if j > i:
+                span_segment[spans], span_end[spans] = s, j - a
+                spans += 1
+            i = j
+            s += 1
+        whole = first >= window_lo and last < window_hi
+        wa, wb = 0, b - a
+        if not whole:
+            wa = _rows_from(ts, a, b, first, last, window_lo) - a
+            wb = _rows_from(ts, a, b, first, last, window_hi) - a
+        requests, unpriced, tokens_in, tokens_out, total = 0, 0, 0, 0, 0.0
+        latest, latest_seq = np.iinfo(np.int64).min, 0
+        rb = a  # the group's rows by subgroup are ``a + order[a:b]``
+        for j in range(sub_bounds[k], sub_bounds[k + 1]):
+            ra = rb
+            rb = ra + sub_sums[j, S_REQUESTS]
+            if (by_key and not key_ok[sub_sums[j, S_KEY]]) or (by_tag and not tag_ok[sub_sums[j, S_TAGSET]]):
+                continue
+            if spans == 1 and start == 0 and span_end[0] == b - a:  # as most groups: in one segment
+                span_count[0] += rb - ra
+            else:
+                p = _offset_from(order, ra, rb, start)
+                for x in range(spans):
+                    q = rb if span_end[x] >= b - a else _offset_from(order, p, rb, span_end[x])
+                    span_count[x] += q - p
+                    p = q
+            if whole:
+                requests += sub_sums[j, S_REQUESTS]
+                unpriced += sub_sums[j, S_UNPRICED]
+                tokens_in += sub_sums[j, S_INPUT]
+                tokens_out += sub_sums[j, S_OUTPUT]
+                total += sub_cost[j]
+                at, at_seq = sub_sums[j, S_LAST], sub_sums[j, S_LAST_SEQ]
+            else:
+                pa = _offset_from(order, ra, rb, wa)
+                pb = _offset_from(order, pa, rb, wb)
+                if pb == pa:
+                    continue
+                for r in range(pa, pb):
+                    unpriced, tokens_in, tokens_out, total = _with_row(
+                        a + order[r], inp, out, cost, unpriced, tokens_in, tokens_out, total
+                    )
+                requests += pb - pa
+                at, at_seq = ts[a + order[pb - 1]], seq[a + order[pb - 1]]
+            if at > latest or (at == latest and at_seq > latest_seq):
+                latest, latest_seq = at, at_seq
+        for x in range(spans):
+            if span_count[x] and keep:
+                _count(cnt, per_user, g, u, m, span_segment[x], span_count[x], seg_bucket, seg_period,
+                       n_buckets, n_models, team_view)  # fmt: skip
+            span_count[x] = 0
+        if not requests:
+            continue
+        model_requests[m] += requests  # cost by model: every filter but the models filter
+        model_cost[m] += total
+        if not keep:
+            continue
+        acc[g, REQUESTS] += requests
+        acc[g, INPUT] += tokens_in
+        acc[g, OUTPUT] += tokens_out
+        acc[g, UNPRICED] += unpriced
+        total_spent[g, COST] += total
+        _latest_team(acc, g, latest, latest_seq, t)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _segment(table, q0, edges, at):  # pragma: no cover - compiled
+    """The segment of instant ``at`` (between the first and last edges)."""
+    s = table[at // QUARTER_NS - q0]
+    if s < 0:  # an edge splits its quarter hour
+        s = np.searchsorted(edges, at, side="right") - 1
+    return s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _offset_from(order, lo, hi, at):  # pragma: no cover - compiled
+    """The first of positions ``lo:hi`` (of a subgroup, whose ``order`` rises) whose row is
+    ``at`` or later in its group."""
+    if hi <= lo or order[lo] >= at:
+        return lo
+    if order[hi - 1] < at:
+        return hi
+    base, n = lo, hi - lo  # a binary search whose steps are selects
+    while n > 1:
+        half = n >> 1
+        base = base + half if order[base + half - 1] < at else base
+        n -= half
+    return base + (order[base] < at)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count(
+    cnt, per_user, g, u, m, s, c, seg_bucket, seg_period, n_buckets, n_models, team_view
+):  # pragma: no cover - compiled
+    """Add ``c`` requests of user ``u`` and model ``m`` in segment ``s`` to row ``g``'s counts."""
+    bucket, period = seg_bucket[s], seg_period[s]
+    if period >= 0:
+        cnt[g, n_buckets + n_models + period] += c
+    if bucket >= 0:
+        cnt[g, bucket] += c
+        cnt[g, n_buckets + m] += c
+        if team_view:
+            per_user[g, u] += c
+
+
+@njit(cache=True, nogil=True)
+def _filtered_groups_totals_chunk(
+    k_lo, k_hi, seen, totals, spent_out, bounds, offset, sums, spent, sub_bounds, sub_sums, sub_cost,
+    order, ts, inp, out, cost, seq, key_ok, team_ok, tag_ok, model_ok, lo_ns, hi_ns,
+):  # pragma: no cover - compiled
+    """`_groups_totals_chunk` under a key or tag filter, a subgroup at a time: its sums when the
+    period holds its group whole, else those of its requests in the period's span of the
+    group's rows (as `_filtered_groups_view_chunk` finds them)."""
+    by_key, by_team, by_tag, by_model = (
+        key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0, model_ok.shape[0] > 0
+    )
+    for k in range(k_lo, k_hi):
+        if (by_team and not team_ok[sums[k, G_TEAM]]) or (by_model and not model_ok[sums[k, G_MODEL]]):
+            continue
+        first, last = sums[k, G_FIRST], sums[k, G_LAST]
+        if last < lo_ns or first >= hi_ns:
+            continue
+        a, b = bounds[k] - offset, bounds[k + 1] - offset
+        whole = first >= lo_ns and last < hi_ns
+        wa = _rows_from(ts, a, b, first, last, lo_ns) - a
+        wb = _rows_from(ts, a, b, first, last, hi_ns) - a
+        requests, unpriced, tokens_in, tokens_out, total = 0, 0, 0, 0, 0.0
+        rb = a  # the group's rows by subgroup are ``a + order[a:b]``
+        for j in range(sub_bounds[k], sub_bounds[k + 1]):
+            ra = rb
+            rb = ra + sub_sums[j, S_REQUESTS]
+            if (by_key and not key_ok[sub_sums[j, S_KEY]]) or (by_tag and not tag_ok[sub_sums[j, S_TAGSET]]):
+                continue
+            if whole:
+                requests += sub_sums[j, S_REQUESTS]
+                unpriced += sub_sums[j, S_UNPRICED]
+                tokens_in += sub_sums[j, S_INPUT]
+                tokens_out += sub_sums[j, S_OUTPUT]
+                total += sub_cost[j]
+            else:
+                pa = _offset_from(order, ra, rb, wa)
+                pb = _offset_from(order, pa, rb, wb)
+                for r in range(pa, pb):
+                    unpriced, tokens_in, tokens_out, total = _with_row(
+                        a + order[r], inp, out, cost, unpriced, tokens_in, tokens_out, total
+                    )
+                requests += pb - pa
+        if not requests:
+            continue
         seen[sums[k, G_USER]] = 1
         totals[REQUESTS] += requests
         totals[INPUT] += tokens_in
@@ -474,12 +780,13 @@ def view_pass(columns, filters, segments, shape, team_view=False, groups=None, w
     period)``: the segments' quarter table and edges, and each segment's bucket and rolling
     day (`OUTSIDE` when in none); ``shape`` is ``(n_groups, n_buckets, n_models, n_periods,
     n_users)``. With ``groups`` (the finished days' groups at the start of the rows: their
-    bounds, the row the bounds count from, their sums and costs; only without key or tag
-    filter), those rows are read a group at a time, and ``window`` (its first instant and the
-    one after its last) says which of them count in totals. With ``latest`` (the latest day's
-    groups, as ``groups``, and the columns of its sorted copy, as `_group_columns` gives; see
-    `usage_widgets.store.RequestStore.latest_groups`), the rows after the groups are read
-    from those instead."""
+    bounds, the row the bounds count from, their sums and costs, and their subgroups' bounds,
+    sums and costs, as `subgroup_totals` gives), those rows are read a group at a time (under
+    a key or tag filter, a subgroup at a time), and ``window`` (its first instant and the one
+    after its last) says which of them count in totals. With ``latest`` (the latest day's
+    groups, as ``groups`` without subgroups, and the columns of its sorted copy, as
+    `_group_columns` gives; see `usage_widgets.store.RequestStore.latest_groups`; only without
+    a key or tag filter), the rows after the groups are read from those instead."""
     n_groups, n_buckets, n_models, n_periods, n_users = shape
 
     def make():
@@ -505,15 +812,33 @@ def view_pass(columns, filters, segments, shape, team_view=False, groups=None, w
 
         return len(these[2]), GROUP_ROWS, run
 
-    works = [grouped(groups, _group_columns(columns))] if groups is not None else []
+    def filtered(lo, hi, acc, counts, per_user, model_requests, model_cost):
+        _filtered_groups_view_chunk(
+            lo, hi, acc, counts, per_user, model_requests, model_cost, team_view, *groups,
+            *_group_columns(columns), *filters, *segments, *window, n_buckets, n_models,
+        )  # fmt: skip
+
+    if groups is None:
+        works = []
+    elif by_key_or_tag(filters):
+        works = [(len(groups[2]), GROUP_ROWS, filtered)]
+    else:
+        works = [grouped(groups[:4], _group_columns(columns))]
     works.append(grouped(*latest) if latest is not None else _rows_after(len(columns[0]), groups, rows))
     return _merge(_shared(works, make))
+
+
+def by_key_or_tag(filters) -> bool:
+    """Whether a key or tag filter is on (filters: key, team, tag set and model tables)."""
+    return len(filters[0]) > 0 or len(filters[2]) > 0
 
 
 def _group_columns(columns):
     """What a pass over groups reads of the rows: times (where a group is cut), tokens, cost,
     and the order of requests of one instant."""
     return columns[0], *columns[7:]
+
+
 
 
 def first_ungrouped(groups) -> int:
@@ -558,11 +883,18 @@ def totals_pass(columns, filters, period, n_users, groups=None):
 
     def grouped(lo, hi, seen, sums, spent):
         _groups_totals_chunk(
-            lo, hi, seen, sums, spent, *groups, *_group_columns(columns), filters[1], filters[3],
+            lo, hi, seen, sums, spent, *groups[:4], *_group_columns(columns), filters[1], filters[3],
             period[2][0], period[2][1],
         )  # fmt: skip
 
-    works = [(len(groups[2]), GROUP_ROWS, grouped)] if groups is not None else []
+    def filtered(lo, hi, seen, sums, spent):
+        _filtered_groups_totals_chunk(
+            lo, hi, seen, sums, spent, *groups, *_group_columns(columns), *filters,
+            period[2][0], period[2][1],
+        )  # fmt: skip
+
+    chunk = filtered if by_key_or_tag(filters) else grouped
+    works = [] if groups is None else [(len(groups[2]), GROUP_ROWS, chunk)]
     parts = _shared([*works, _rows_after(len(columns[0]), groups, rows)], make)
     seen = np.logical_or.reduce([p[0] > 0 for p in parts])
     sums = np.sum([p[1] for p in parts], axis=0)

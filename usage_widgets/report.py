@@ -162,7 +162,7 @@ class _Pass:
     segments: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     n_buckets: int
     n_periods: int
-    groups: tuple[np.ndarray, ...] | None  # see `_rows`
+    groups: tuple[np.ndarray, ...]  # see `_rows`
     window: tuple[int, int]  # the window's first instant and the one after its last
     latest: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None  # see `_latest`
 
@@ -179,9 +179,9 @@ class _Pass:
             spans_of(window.edges, starts), spans_of(periods.edges, starts),
         )  # fmt: skip
         filters = _filters(store, selection)
-        columns, groups = _rows(store, int(edges[0]), window.end_ns, filters)
+        columns, groups = _rows(store, int(edges[0]), window.end_ns)
         inside = (int(window.edges[0]), min(int(window.edges[-1]), window.end_ns + 1))
-        latest = _latest(store, columns, groups)
+        latest = None if kernel.by_key_or_tag(filters) else _latest(store, columns, groups)
         return cls(columns, filters, segments, window.n_buckets, periods.n_buckets, groups, inside, latest)
 
     def view(self, store: RequestStore, team_view: bool) -> tuple[np.ndarray, ...]:
@@ -202,29 +202,29 @@ def _quarters(start_ns: int, end_ns: int) -> tuple[int, int]:
 
 
 def _rows(
-    store: RequestStore, start_ns: int, end_ns: int, filters: tuple[np.ndarray, ...]
-) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...] | None]:
-    """The columns of the rows that hold the requests from ``start_ns`` to ``end_ns``, and
-    unless a key or tag filter is on (those vary within a group), the finished days' groups
-    among them (`RequestStore.groups_between`, and the first row, where their bounds count
-    from), which a pass reads a group at a time."""
+    store: RequestStore, start_ns: int, end_ns: int
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """The columns of the rows that hold the requests from ``start_ns`` to ``end_ns``, and the
+    finished days' groups among them with their subgroups (`RequestStore.groups_between`, the
+    first row, where their bounds count from, and the rows' order by subgroup), which a pass
+    reads a group at a time."""
     lo, hi = store.rows_between(start_ns, end_ns)
     columns = tuple(store.column(name)[lo:hi] for name in _PASS_COLUMNS)
-    if len(filters[0]) or len(filters[2]):
-        return columns, None
     groups = store.groups_between(lo, hi)
-    return columns, (groups.bounds, lo, groups.sums, groups.cost)
+    sub, order = groups.subgroups, store.column("pair_order")[lo:hi]
+    return columns, (groups.bounds, lo, groups.sums, groups.cost, sub.bounds, sub.sums, sub.cost, order)
 
 
 def _latest(
-    store: RequestStore, columns: tuple[np.ndarray, ...], groups: tuple[np.ndarray, ...] | None
+    store: RequestStore, columns: tuple[np.ndarray, ...], groups: tuple[np.ndarray, ...]
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None:
     """The latest day's groups and the columns of its sorted copy, for a pass to read instead
     of the rows after ``groups`` (the latest day's, in time order), when the store has them
-    (`RequestStore.latest_groups`). Its requests outside the pass's edges are left out as a
+    (`RequestStore.latest_groups`; a pass under a key or tag filter reads the latest day's rows,
+    since the copy has no subgroups). Its requests outside the pass's edges are left out as a
     finished day's are."""
-    if groups is None or kernel.first_ungrouped(groups) >= len(columns[0]):
-        return None  # under a key or tag filter, or no request of the latest day among the rows
+    if kernel.first_ungrouped(groups) >= len(columns[0]):
+        return None  # no request of the latest day among the rows
     latest = store.latest_groups()
     if latest is None:
         return None
@@ -273,14 +273,13 @@ def _totals(acc: np.ndarray) -> dict[str, Any]:
 
 def _tagset_table(store: RequestStore, tags: tuple[str, ...]) -> np.ndarray:
     """Per tag set: does it satisfy the tag filter (OR within a key, AND across keys)?"""
-    wanted: dict[str, set[int]] = {}
+    by_key: dict[str, list[str]] = {}
     for tag in tags:
-        key = tag.split(":", 1)[0]
-        code = store.tags.lookup((tag,))
-        wanted.setdefault(key, set()).update(np.flatnonzero(code).tolist())
+        by_key.setdefault(tag.split(":", 1)[0], []).append(tag)
+    members, sets = store.tagset_member_arrays()
     table = np.ones(len(store.tagset_members), dtype=bool)
-    for codes in wanted.values():
-        table &= np.array([bool(codes.intersection(m)) for m in store.tagset_members], dtype=bool)
+    for wanted in by_key.values():  # per tag code: wanted?
+        table &= np.bincount(sets[store.tags.lookup(tuple(wanted))[members]], minlength=len(table)) > 0
     return table
 
 
@@ -425,7 +424,7 @@ def _previous(
             spans = [(before.start_ns, days.start_ns - 1), (days.end_ns, before.end_ns)]
     for start_ns, end_ns in spans:
         if start_ns <= end_ns:
-            columns, groups = _rows(store, start_ns, end_ns, filters)
+            columns, groups = _rows(store, start_ns, end_ns)
             part = kernel.totals_pass(columns, filters, period, len(store.users.ids), groups)
             totals, cost, seen = totals + part[0], cost + part[1], seen | part[2]
     return {

@@ -9,13 +9,15 @@ spare capacity (amortised O(new rows)), which is what Live Mode needs; a day is 
 a later day begins. A time window is a range of rows found by binary search (`rows_between`).
 
 A finished day's rows fall into groups: runs of one user, team and model, in time order. The
-store keeps each group's totals (`groups_between`), so a report without a key or tag filter
-reads a group, not a request, at a time. The latest day is grouped the same way in a sorted
-copy, made when a report first needs it after a change (`latest_groups`).
+store keeps each group's totals (`groups_between`), so a report reads a group, not a request,
+at a time; and those of its subgroups, its requests of one API key and tag set, for a report
+under a key or tag filter. The latest day is grouped the same way in a sorted copy, made when
+a report without such a filter first needs it after a change (`latest_groups`).
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,11 +48,27 @@ _COLUMNS: dict[str, type] = {
     # Among requests of one instant, which came later: in a finished day, its place in the
     # day's time order; in the latest day, its row when it was added.
     "seq": np.int32,
+    # In a finished day, a group's rows by subgroup, then time, as offsets from the group's
+    # first row (`kernel.subgroup_totals`): what a pass under a key or tag filter reads.
+    "pair_order": np.int32,
 }
 
 
 _GROUPED = ("ts", "seq", "user", "team", "model", "input_tokens", "output_tokens", "cost")
+_SUBGROUPED = ("key", "tagset", "ts", "seq", "input_tokens", "output_tokens", "cost")
 LATEST_GROUPED_ROWS = 1_000_000  # a larger latest day is read request by request (`latest_groups`)
+
+
+@dataclass
+class Subgroups:
+    """The requests of a group of one API key and tag set: group ``k``'s are subgroups
+    ``bounds[k]`` to ``bounds[k + 1]``; ``sums[j]`` subgroup ``j``'s key, tag set, requests,
+    unpriced requests, input and output tokens and latest request (columns `kernel.S_KEY` ..
+    `kernel.S_LAST_SEQ`), ``cost[j]`` its cost."""
+
+    bounds: np.ndarray
+    sums: np.ndarray
+    cost: np.ndarray
 
 
 @dataclass
@@ -58,12 +76,14 @@ class Groups:
     """Runs of requests of one user, team and model in a finished day, in time order: group
     ``k`` is rows ``bounds[k]`` to ``bounds[k + 1]``; ``sums[k]`` its requests, unpriced
     requests, input and output tokens, user, team, model and first and last times (columns
-    `kernel.G_REQUESTS` .. `kernel.G_LAST`), ``cost[k]`` its cost (of the priced requests).
-    All are views of the store's arrays, not copies."""
+    `kernel.G_REQUESTS` .. `kernel.G_LAST`), ``cost[k]`` its cost (of the priced requests);
+    ``subgroups`` theirs (the finished days' only). All are views of the store's arrays, not
+    copies."""
 
     bounds: np.ndarray
     sums: np.ndarray
     cost: np.ndarray
+    subgroups: Subgroups | None = None
 
 
 @dataclass
@@ -213,7 +233,10 @@ class RequestStore:
         self._groups = np.zeros(1, dtype=np.int64)
         self._group_sums = np.zeros((0, kernel.G_LAST_SEQ + 1), dtype=np.int64)
         self._group_cost = np.zeros(0, dtype=np.float64)
-        self._new_groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._subgroups = np.zeros(1, dtype=np.int64)  # per group, where its subgroups begin
+        self._subgroup_sums = np.zeros((0, kernel.S_LAST_SEQ + 1), dtype=np.int64)
+        self._subgroup_cost = np.zeros(0, dtype=np.float64)
+        self._new_groups: list[tuple[np.ndarray, ...]] = []
         # Per finished day: its requests, unpriced requests, tokens in and out, cost, users.
         self._day_sums = np.zeros((0, kernel.G_OUTPUT + 1), dtype=np.int64)
         self._day_cost = np.zeros(0, dtype=np.float64)
@@ -287,11 +310,12 @@ class RequestStore:
 
     def groups_between(self, lo: int, hi: int) -> Groups:
         """The finished days' groups (runs of one user, team and model, in time order) that
-        begin in rows ``lo`` to ``hi``: they end before ``hi`` when ``lo`` is where a day
-        begins (as `rows_between` gives)."""
+        begin in rows ``lo`` to ``hi``, with their subgroups: they end before ``hi`` when ``lo``
+        is where a day begins (as `rows_between` gives)."""
         self._join_groups()
         k0, k1 = np.searchsorted(self._groups, [lo, min(hi, self._open)], side="left")
-        return Groups(self._groups[k0 : k1 + 1], self._group_sums[k0:k1], self._group_cost[k0:k1])
+        subgroups = Subgroups(self._subgroups[k0 : k1 + 1], self._subgroup_sums, self._subgroup_cost)
+        return Groups(self._groups[k0 : k1 + 1], self._group_sums[k0:k1], self._group_cost[k0:k1], subgroups)
 
     _latest: tuple[int, LatestGroups | None] | None = None  # the version they were made for
 
@@ -339,10 +363,16 @@ class RequestStore:
     def _join_groups(self) -> None:
         """Add the groups of the days finished since the last call (one copy, not one a day)."""
         if self._new_groups:
-            starts, sums, cost = zip(*self._new_groups, strict=True)
+            starts, sums, cost, sub_starts, sub_sums, sub_cost = zip(*self._new_groups, strict=True)
             self._groups = np.concatenate([self._groups[:-1], *starts, [self._open]])
             self._group_sums = np.concatenate([self._group_sums, *sums])
             self._group_cost = np.concatenate([self._group_cost, *cost])
+            ends = len(self._subgroup_sums) + np.cumsum([len(found) for found in sub_sums])
+            begins = [end - len(found) for end, found in zip(ends, sub_sums, strict=True)]
+            moved = (begin + found for begin, found in zip(begins, sub_starts, strict=True))
+            self._subgroups = np.concatenate([self._subgroups[:-1], *moved, ends[-1:]])
+            self._subgroup_sums = np.concatenate([self._subgroup_sums, *sub_sums])
+            self._subgroup_cost = np.concatenate([self._subgroup_cost, *sub_cost])
             self._new_groups = []
 
     @property
@@ -450,6 +480,23 @@ class RequestStore:
             found[i] = self._tagset_code(tags_of_row, int(uniques[i]), int(h2[row]))
         return codes, found.astype(np.int32)
 
+    _member_arrays: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+    def tagset_member_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every tag set's tag codes in one array, and the tag set code of each (kept, and
+        extended as tag sets are added)."""
+        members, sets = self._member_arrays
+        held = int(sets[-1]) + 1 if len(sets) else 0
+        if held < len(self.tagset_members):
+            added = self.tagset_members[held:]
+            sizes = np.fromiter(map(len, added), np.int64, len(added))
+            new = np.fromiter(itertools.chain.from_iterable(added), np.int64, int(sizes.sum()))
+            self._member_arrays = members, sets = (
+                np.concatenate([members, new]),
+                np.concatenate([sets, np.repeat(np.arange(held, len(self.tagset_members)), sizes)]),
+            )
+        return members, sets
+
     def _tagset_code(self, tags: np.ndarray, h1: int, h2: int) -> int:
         members = tuple(sorted(set(tags.tolist())))
         code = self._tagset_codes.setdefault(members, len(self.tagset_members))
@@ -504,13 +551,17 @@ class RequestStore:
         g = int(np.searchsorted(self._groups, self._open, side="left"))
         self._groups, self._group_sums = self._groups[: g + 1], self._group_sums[:g]
         self._group_cost = self._group_cost[:g]
+        j = int(self._subgroups[g])
+        self._subgroups, self._subgroup_sums = self._subgroups[: g + 1], self._subgroup_sums[:j]
+        self._subgroup_cost = self._subgroup_cost[:j]
         self._day_sums, self._day_cost = self._day_sums[:k], self._day_cost[:k]
         del self._day_users[k:]
         self._resort(self._open)
 
     def _finish_days(self) -> None:
         """Sort each day before the latest by user, model and time (`kernel.block_order`), and
-        keep its groups' totals (`kernel.group_totals`)."""
+        keep its groups' totals (`kernel.group_totals`) and its subgroups'
+        (`kernel.subgroup_totals`)."""
         ts = self._cols["ts"][self._open : self._n]
         if not len(ts):
             return
@@ -527,9 +578,13 @@ class RequestStore:
         order = kernel.block_order(starts, user, model, len(self.users.ids), len(self.models))
         for col in self._cols.values():
             col[self._open : end] = col[self._open : end][order]
-        columns = (self._cols[name][self._open : end] for name in _GROUPED)
-        groups, sums, cost = kernel.group_totals(starts, *columns)
-        self._new_groups.append((self._open + groups, sums, cost))
+        columns = {name: self._cols[name][self._open : end] for name in (*_GROUPED, "key", "tagset")}
+        groups, sums, cost = kernel.group_totals(starts, *(columns[name] for name in _GROUPED))
+        order = self._cols["pair_order"][self._open : end]  # filled in by subgroup_totals
+        found, sub_sums, sub_cost = kernel.subgroup_totals(
+            np.r_[groups, cut], *(columns[name] for name in _SUBGROUPED), order
+        )
+        self._new_groups.append((self._open + groups, sums, cost, found[:-1], sub_sums, sub_cost))
         self._keep_day_totals(np.searchsorted(groups, begins), sums, cost)
         self._days = np.r_[self._days, days[begins]].astype(np.int64)
         self._starts = np.r_[self._starts, self._open + begins].astype(np.int64)
