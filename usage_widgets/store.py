@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -136,6 +136,39 @@ def _plain_columns(frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+class _Growing:
+    """Rows of an array that grows in place, into room kept spare (an eighth more), so that
+    adding a day's rows seldom copies those held: ``held`` rows, then (for bounds) one more,
+    where the last held item ends."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: type) -> None:
+        self.data, self.held = np.zeros((1, *shape), dtype=dtype), 0
+
+    def rows(self) -> np.ndarray:
+        return self.data[: self.held]
+
+    def bounds(self) -> np.ndarray:
+        """The rows and where the last ends (rows of bounds: where each item begins)."""
+        return self.data[: self.held + 1]
+
+    def add(self, parts: Sequence[np.ndarray], end: int | None = None) -> None:
+        need = self.held + sum(len(part) for part in parts) + 1
+        if need > len(self.data):
+            grown = np.empty((need + need // 8, *self.data.shape[1:]), dtype=self.data.dtype)
+            grown[: self.held + 1] = self.data[: self.held + 1]
+            self.data = grown
+        for part in parts:
+            self.data[self.held : self.held + len(part)] = part
+            self.held += len(part)
+        self.keep(self.held, end)
+
+    def keep(self, held: int, end: int | None = None) -> None:
+        """Keep the first ``held`` rows (then ``end``, for bounds)."""
+        self.held = held
+        if end is not None:
+            self.data[held] = end
+
+
 class _Dictionary:
     """Distinct strings and their codes, in order of first appearance."""
 
@@ -230,12 +263,12 @@ class RequestStore:
         self._starts = np.zeros(0, dtype=np.int64)  # ... and the row each begins at
         # The finished days' groups (see `Groups`): where each begins (and the last one ends),
         # their sums and costs, and those of days finished since they were last put together.
-        self._groups = np.zeros(1, dtype=np.int64)
-        self._group_sums = np.zeros((0, kernel.G_LAST_SEQ + 1), dtype=np.int64)
-        self._group_cost = np.zeros(0, dtype=np.float64)
-        self._subgroups = np.zeros(1, dtype=np.int64)  # per group, where its subgroups begin
-        self._subgroup_sums = np.zeros((0, kernel.S_LAST_SEQ + 1), dtype=np.int64)
-        self._subgroup_cost = np.zeros(0, dtype=np.float64)
+        self._groups = _Growing((), np.int64)
+        self._group_sums = _Growing((kernel.G_LAST_SEQ + 1,), np.int64)
+        self._group_cost = _Growing((), np.float64)
+        self._subgroups = _Growing((), np.int64)  # per group, where its subgroups begin
+        self._subgroup_sums = _Growing((kernel.S_LAST_SEQ + 1,), np.int64)
+        self._subgroup_cost = _Growing((), np.float64)
         self._new_groups: list[tuple[np.ndarray, ...]] = []
         # Per finished day: its requests, unpriced requests, tokens in and out, cost, users.
         self._day_sums = np.zeros((0, kernel.G_OUTPUT + 1), dtype=np.int64)
@@ -313,9 +346,12 @@ class RequestStore:
         begin in rows ``lo`` to ``hi``, with their subgroups: they end before ``hi`` when ``lo``
         is where a day begins (as `rows_between` gives)."""
         self._join_groups()
-        k0, k1 = np.searchsorted(self._groups, [lo, min(hi, self._open)], side="left")
-        subgroups = Subgroups(self._subgroups[k0 : k1 + 1], self._subgroup_sums, self._subgroup_cost)
-        return Groups(self._groups[k0 : k1 + 1], self._group_sums[k0:k1], self._group_cost[k0:k1], subgroups)
+        bounds = self._groups.bounds()
+        k0, k1 = np.searchsorted(bounds, [lo, min(hi, self._open)], side="left")
+        sums, cost = self._group_sums.rows()[k0:k1], self._group_cost.rows()[k0:k1]
+        sub_bounds = self._subgroups.bounds()[k0 : k1 + 1]
+        sub = Subgroups(sub_bounds, self._subgroup_sums.rows(), self._subgroup_cost.rows())
+        return Groups(bounds[k0 : k1 + 1], sums, cost, sub)
 
     _latest: tuple[int, LatestGroups | None] | None = None  # the version they were made for
 
@@ -364,15 +400,14 @@ class RequestStore:
         """Add the groups of the days finished since the last call (one copy, not one a day)."""
         if self._new_groups:
             starts, sums, cost, sub_starts, sub_sums, sub_cost = zip(*self._new_groups, strict=True)
-            self._groups = np.concatenate([self._groups[:-1], *starts, [self._open]])
-            self._group_sums = np.concatenate([self._group_sums, *sums])
-            self._group_cost = np.concatenate([self._group_cost, *cost])
-            ends = len(self._subgroup_sums) + np.cumsum([len(found) for found in sub_sums])
+            self._groups.add(starts, end=self._open)
+            self._group_sums.add(sums)
+            self._group_cost.add(cost)
+            ends = self._subgroup_sums.held + np.cumsum([len(found) for found in sub_sums])
             begins = [end - len(found) for end, found in zip(ends, sub_sums, strict=True)]
-            moved = (begin + found for begin, found in zip(begins, sub_starts, strict=True))
-            self._subgroups = np.concatenate([self._subgroups[:-1], *moved, ends[-1:]])
-            self._subgroup_sums = np.concatenate([self._subgroup_sums, *sub_sums])
-            self._subgroup_cost = np.concatenate([self._subgroup_cost, *sub_cost])
+            self._subgroups.add([at + found for at, found in zip(begins, sub_starts, strict=True)], ends[-1])
+            self._subgroup_sums.add(sub_sums)
+            self._subgroup_cost.add(sub_cost)
             self._new_groups = []
 
     @property
@@ -548,12 +583,14 @@ class RequestStore:
         k = int(np.searchsorted(self._days, day, side="left"))
         self._open = int(self._starts[k])
         self._days, self._starts = self._days[:k], self._starts[:k]
-        g = int(np.searchsorted(self._groups, self._open, side="left"))
-        self._groups, self._group_sums = self._groups[: g + 1], self._group_sums[:g]
-        self._group_cost = self._group_cost[:g]
-        j = int(self._subgroups[g])
-        self._subgroups, self._subgroup_sums = self._subgroups[: g + 1], self._subgroup_sums[:j]
-        self._subgroup_cost = self._subgroup_cost[:j]
+        g = int(np.searchsorted(self._groups.bounds(), self._open, side="left"))
+        j = int(self._subgroups.bounds()[g])
+        self._groups.keep(g, end=self._open)
+        self._group_sums.keep(g)
+        self._group_cost.keep(g)
+        self._subgroups.keep(g, end=j)
+        self._subgroup_sums.keep(j)
+        self._subgroup_cost.keep(j)
         self._day_sums, self._day_cost = self._day_sums[:k], self._day_cost[:k]
         del self._day_users[k:]
         self._resort(self._open)
