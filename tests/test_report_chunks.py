@@ -418,10 +418,11 @@ def test_a_validated_frame_whose_tags_are_all_missing_is_appended_without_tags()
 def test_the_latest_day_read_by_groups_gives_the_numbers_of_reading_it_request_by_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without a key or tag filter, a report reads the latest day from a sorted copy of it in
-    groups (`RequestStore.latest_groups`, kept until the store changes): the same numbers as
-    reading its requests one by one, also with requests after "now", a window inside the
-    latest day, a 45-minute zone, and after an append changes the latest day."""
+    """A report reads the latest day from a sorted copy of it in groups
+    (`RequestStore.latest_groups`, kept until the store changes), and under a key or tag filter
+    in their subgroups: the same numbers as reading its requests one by one, also with
+    requests after "now", a window inside the latest day, a 45-minute zone, and after an
+    append changes the latest day."""
     log = uw.demo_log(7, users=40, days=6, now="2026-03-10T20:00Z")
     early = log[log["timestamp"] < pd.Timestamp("2026-03-10T13:00Z")]
     store = uw.RequestStore.from_log(early)
@@ -429,6 +430,8 @@ def test_the_latest_day_read_by_groups_gives_the_numbers_of_reading_it_request_b
         (uw.Selection(view="user", range="7d"), "2026-03-10T11:20Z", "UTC"),  # requests after now
         (uw.Selection(view="team", range="24h"), "2026-03-10T12:59Z", "Asia/Kathmandu"),
         (uw.Selection(view="user", range="custom", start="2026-03-10", end="2026-03-10"), NOW, "UTC"),
+        (uw.Selection(view="team", range="7d", tags=("env:dev",)), "2026-03-10T11:20Z", "America/New_York"),
+        (uw.Selection(view="user", range="24h", api_keys=("research-prod",)), "2026-03-10T12:59Z", "UTC"),
     ]
     for grown in (False, True):
         if grown:  # Live Mode: the latest day changes, and is grouped again

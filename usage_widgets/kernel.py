@@ -17,15 +17,15 @@ and the per-model totals behind cost by model (before the models filter).
   binary search on its times only where an edge falls inside it. So is the latest day when
   the store has grouped a sorted copy of it (`usage_widgets.store.RequestStore.latest_groups`,
   made at the first report after a change).
-- Under a key or tag filter (those vary inside a group), a finished day's group is read a
-  subgroup at a time (`_filtered_groups_view_chunk`): the totals of the subgroups that pass,
-  and where an edge cuts the group, a binary search for it on the group's times, then on each
-  subgroup's rows.
-- Otherwise (the latest day under a key or tag filter, or without the copy), requests are read
-  one by one (`_view_chunk`): a request's segment comes from its quarter hour
-  (`usage_widgets.timewindow.quarter_table`, exact, with the request's own time deciding in the
-  few quarters an edge splits), and a user's requests of one model and segment are added up in
-  registers before they touch the user's counters.
+- Under a key or tag filter (those vary inside a group), a group is read a subgroup at a time
+  (`_filtered_groups_view_chunk`): the totals of the subgroups that pass, and where an edge
+  cuts the group, a binary search for it on the group's times, then on each subgroup's rows.
+  The latest day's copy gets its subgroups when such a pass first reads it.
+- Otherwise (the latest day without the copy), requests are read one by one (`_view_chunk`):
+  a request's segment comes from its quarter hour (`usage_widgets.timewindow.quarter_table`,
+  exact, with the request's own time deciding in the few quarters an edge splits), and a
+  user's requests of one model and segment are added up in registers before they touch the
+  user's counters.
 
 A lean pass gives the previous period's totals, the same three ways. The work is cut into one
 part per core (each an equal share of the groups and of the rows), each run on its own thread
@@ -95,8 +95,7 @@ def _view_chunk(
     ts, quarter, user, team, key, model, tagset, inp, out, cost, seq,
     key_ok, team_ok, tag_ok, model_ok, q0, table, edges, seg_bucket, seg_period, n_buckets, n_models,
 ):  # pragma: no cover - compiled
-    """Requests one by one (see the module): the latest day under a key or tag filter, or
-    without its sorted copy."""
+    """Requests one by one (see the module): the latest day without its sorted copy."""
     spent = acc.view(np.float64)
     by_key, by_team, by_tag = key_ok.shape[0] > 0, team_ok.shape[0] > 0, tag_ok.shape[0] > 0
     by_model = model_ok.shape[0] > 0
@@ -784,9 +783,9 @@ def view_pass(columns, filters, segments, shape, team_view=False, groups=None, w
     sums and costs, as `subgroup_totals` gives), those rows are read a group at a time (under
     a key or tag filter, a subgroup at a time), and ``window`` (its first instant and the one
     after its last) says which of them count in totals. With ``latest`` (the latest day's
-    groups, as ``groups`` without subgroups, and the columns of its sorted copy, as
-    `_group_columns` gives; see `usage_widgets.store.RequestStore.latest_groups`; only without
-    a key or tag filter), the rows after the groups are read from those instead."""
+    groups, as ``groups``, and the columns of its sorted copy, as `_group_columns` gives; see
+    `usage_widgets.store.RequestStore.latest_groups`), the rows after the groups are read from
+    those instead."""
     n_groups, n_buckets, n_models, n_periods, n_users = shape
 
     def make():
@@ -806,24 +805,19 @@ def view_pass(columns, filters, segments, shape, team_view=False, groups=None, w
     def grouped(these, read):
         def run(lo, hi, acc, counts, per_user, model_requests, model_cost):
             _groups_view_chunk(
-                lo, hi, acc, counts, per_user, model_requests, model_cost, team_view, *these,
+                lo, hi, acc, counts, per_user, model_requests, model_cost, team_view, *these[:4],
                 *read, filters[1], filters[3], *segments, *window, n_buckets, n_models,
             )  # fmt: skip
 
-        return len(these[2]), GROUP_ROWS, run
+        def by_pair(lo, hi, acc, counts, per_user, model_requests, model_cost):
+            _filtered_groups_view_chunk(
+                lo, hi, acc, counts, per_user, model_requests, model_cost, team_view, *these,
+                *read, *filters, *segments, *window, n_buckets, n_models,
+            )  # fmt: skip
 
-    def filtered(lo, hi, acc, counts, per_user, model_requests, model_cost):
-        _filtered_groups_view_chunk(
-            lo, hi, acc, counts, per_user, model_requests, model_cost, team_view, *groups,
-            *_group_columns(columns), *filters, *segments, *window, n_buckets, n_models,
-        )  # fmt: skip
+        return len(these[2]), GROUP_ROWS, by_pair if by_key_or_tag(filters) else run
 
-    if groups is None:
-        works = []
-    elif by_key_or_tag(filters):
-        works = [(len(groups[2]), GROUP_ROWS, filtered)]
-    else:
-        works = [grouped(groups[:4], _group_columns(columns))]
+    works = [grouped(groups, _group_columns(columns))] if groups is not None else []
     works.append(grouped(*latest) if latest is not None else _rows_after(len(columns[0]), groups, rows))
     return _merge(_shared(works, make))
 

@@ -181,7 +181,7 @@ class _Pass:
         filters = _filters(store, selection)
         columns, groups = _rows(store, int(edges[0]), window.end_ns)
         inside = (int(window.edges[0]), min(int(window.edges[-1]), window.end_ns + 1))
-        latest = None if kernel.by_key_or_tag(filters) else _latest(store, columns, groups)
+        latest = _latest(store, columns, groups, kernel.by_key_or_tag(filters))
         return cls(columns, filters, segments, window.n_buckets, periods.n_buckets, groups, inside, latest)
 
     def view(self, store: RequestStore, team_view: bool) -> tuple[np.ndarray, ...]:
@@ -216,12 +216,12 @@ def _rows(
 
 
 def _latest(
-    store: RequestStore, columns: tuple[np.ndarray, ...], groups: tuple[np.ndarray, ...]
+    store: RequestStore, columns: tuple[np.ndarray, ...], groups: tuple[np.ndarray, ...], by_pair: bool
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None:
-    """The latest day's groups and the columns of its sorted copy, for a pass to read instead
-    of the rows after ``groups`` (the latest day's, in time order), when the store has them
-    (`RequestStore.latest_groups`; a pass under a key or tag filter reads the latest day's rows,
-    since the copy has no subgroups). Its requests outside the pass's edges are left out as a
+    """The latest day's groups (with their subgroups, ``by_pair``: under a key or tag filter)
+    and the columns of its sorted copy, for a pass to read instead of the rows after
+    ``groups`` (the latest day's, in time order), when the store has them
+    (`RequestStore.latest_groups`). Its requests outside the pass's edges are left out as a
     finished day's are."""
     if kernel.first_ungrouped(groups) >= len(columns[0]):
         return None  # no request of the latest day among the rows
@@ -229,7 +229,10 @@ def _latest(
     if latest is None:
         return None
     found = latest.groups
-    return (found.bounds, 0, found.sums, found.cost), latest.columns
+    if not by_pair:
+        return (found.bounds, 0, found.sums, found.cost), latest.columns
+    sub, order = latest.subgroups()
+    return (found.bounds, 0, found.sums, found.cost, sub.bounds, sub.sums, sub.cost, order), latest.columns
 
 
 def _filters(store: RequestStore, selection: Selection) -> tuple[np.ndarray, ...]:

@@ -90,10 +90,27 @@ class Groups:
 class LatestGroups:
     """The latest day's groups (as `Groups`, bounds counting from 0) over a copy of its rows
     sorted by user, model and time: their times, tokens in and out, costs and order of one
-    instant's requests (``columns``, what a pass reads of a group's rows)."""
+    instant's requests (``columns``, what a pass reads of a group's rows). Their subgroups, and
+    the rows' order by subgroup, are made when a pass under a key or tag filter first asks
+    (`subgroups`)."""
 
     groups: Groups
     columns: tuple[np.ndarray, ...]
+    keys: np.ndarray  # the copy's API keys and tag sets
+    tagsets: np.ndarray
+    _by_pair: tuple[Subgroups, np.ndarray] | None = None
+
+    def subgroups(self) -> tuple[Subgroups, np.ndarray]:
+        """The groups' subgroups (`Subgroups`) and the copy's rows by subgroup, then time (as
+        offsets from their group's first row)."""
+        if self._by_pair is None:
+            order = np.empty(len(self.keys), dtype=np.int32)
+            ts, inp, out, cost, seq = self.columns
+            found, sums, spent = kernel.subgroup_totals(
+                self.groups.bounds, self.keys, self.tagsets, ts, seq, inp, out, cost, order
+            )
+            self._by_pair = Subgroups(found, sums, spent), order
+        return self._by_pair
 
 
 @dataclass
@@ -382,7 +399,8 @@ class RequestStore:
         bounds, sums, cost = kernel.group_totals(starts, *(columns[name] for name in _GROUPED))
         groups = Groups(np.r_[bounds, starts[-1]], sums, cost)
         read = ("ts", "input_tokens", "output_tokens", "cost", "seq")
-        return LatestGroups(groups, tuple(columns[name] for name in read))
+        keys, tagsets = sorted_copy(("key", "tagset"))
+        return LatestGroups(groups, tuple(columns[name] for name in read), keys, tagsets)
 
     def whole_days(self, start_ns: int, end_ns: int) -> WholeDays:
         """The totals of the finished days wholly inside ``start_ns`` to ``end_ns``."""
