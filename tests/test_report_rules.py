@@ -541,6 +541,16 @@ def test_search_filters_the_table_only(search: str, users: set[str]) -> None:
     assert list(rep.breakdown.columns) == USER_COLUMNS
 
 
+@pytest.mark.parametrize(("search", "users"), [("strasse", {"jo"}), ("straße", {"jo"}), ("ürg", {"jo"}), ("ﬁ", {"fi"})])
+def test_search_compares_text_in_upper_case_as_python_does(search: str, users: set[str]) -> None:
+    """Upper case as Python makes it: "ß" is "SS", and the ligature "ﬁ" is "FI"."""
+    people = [
+        Req("2026-03-10T09:00:00Z", user="jo", name="Jürgen Straße", email="jo@x.de", team="Platform"),
+        Req("2026-03-10T09:30:00Z", user="fi", name="Fiona", email="fi@x.ie", team="Platform"),
+    ]
+    assert set(run(people, search=search).breakdown["user_id"]) == users
+
+
 def test_search_in_the_team_view_matches_team_names() -> None:
     rep = run(PEOPLE, view="team", search="plat")
     assert list(rep.breakdown["team"]) == ["Platform"]

@@ -289,10 +289,11 @@ def _tagset_table(store: RequestStore, tags: tuple[str, ...]) -> np.ndarray:
 class _Columns(Mapping):
     """A view's plain columns for the rows ``codes`` (which user or team, in order): each
     gathered from its source (a function of codes) only when read, so that a column is
-    gathered once, for the rows shown, unless a search or a sort reads it first."""
+    gathered once, for the rows shown, unless a search or a sort reads it first. ``upper``,
+    when given, has the text columns a search reads in upper case, by code (`_Labels.upper`)."""
 
-    def __init__(self, sources: Mapping[str, Any], codes: np.ndarray) -> None:
-        self._sources, self.codes = sources, codes
+    def __init__(self, sources: Mapping[str, Any], codes: np.ndarray, upper: Any = None) -> None:
+        self._sources, self.codes, self.upper = sources, codes, upper
 
     @classmethod
     def of(cls, columns: Mapping[str, np.ndarray]) -> _Columns:
@@ -301,7 +302,7 @@ class _Columns(Mapping):
         return cls({name: values.take for name, values in columns.items()}, np.arange(rows))
 
     def at(self, positions: np.ndarray) -> _Columns:
-        return _Columns(self._sources, self.codes[positions])
+        return _Columns(self._sources, self.codes[positions], self.upper)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._sources[name](self.codes)
@@ -364,7 +365,7 @@ def _user_view(store: RequestStore, part: _Pass, window: Window) -> _View:
         "team": lambda codes: labels.teams[acc[codes, kernel.LAST_TEAM]],
         **_totals(acc),
     }
-    table = _Table(_Columns(sources, active), USER_COLUMNS, counts, nb, labels)
+    table = _Table(_Columns(sources, active, labels.upper), USER_COLUMNS, counts, nb, labels)
     anomalies = _flagged(counts[:, nb + nm :], labels.user_ids, "user_id")
     by_model = _cost_by_model(labels, model_requests, model_cost)
     return _kpis(acc, len(active)), activity, table, by_model, anomalies
@@ -387,7 +388,7 @@ def _team_view(store: RequestStore, part: _Pass, window: Window) -> _View:
         "users": lambda codes: np.count_nonzero(per_user[codes], axis=1).astype(np.int64),
         **_totals(acc),
     }
-    table = _Table(_Columns(sources, active), TEAM_COLUMNS, counts, nb, labels)
+    table = _Table(_Columns(sources, active, labels.upper), TEAM_COLUMNS, counts, nb, labels)
     anomalies = _flagged(counts[:, nb + nm :], labels.teams, "team")
     active_users = int(np.count_nonzero(per_user.any(axis=0)))
     by_model = _cost_by_model(labels, model_requests, model_cost)
@@ -507,7 +508,11 @@ def _searched(columns: _Columns, selection: Selection) -> np.ndarray:
         return np.ones(rows, dtype=bool)
     hit = np.zeros(rows, dtype=bool)
     for name in ("name", "email") if selection.view == "user" else ("team",):
-        hit |= np.fromiter((isinstance(v, str) and text in v.upper() for v in columns[name]), bool, rows)
+        if columns.upper is None:
+            hit |= np.fromiter((isinstance(v, str) and text in v.upper() for v in columns[name]), bool, rows)
+        else:  # the same test, on text put in upper case once per store version
+            found = pc.match_substring(columns.upper(name).take(columns.codes), text)
+            hit |= pc.fill_null(found, False).to_numpy(zero_copy_only=False)
     return hit
 
 
@@ -551,6 +556,16 @@ class _Labels:
     models: pa.Array
     model_names: np.ndarray
     model_alpha: np.ndarray
+    _upper: dict[str, pa.Array] = field(default_factory=dict)
+
+    def upper(self, name: str) -> pa.Array:
+        """Names, emails or teams (``name``) by code, in upper case: what a search looks in,
+        made when a search first asks."""
+        if name not in self._upper:
+            values = {"name": self.names, "email": self.emails, "team": self.teams}[name]
+            upper = [v.upper() if isinstance(v, str) else None for v in values]
+            self._upper[name] = pa.array(upper, type=pa.string())
+        return self._upper[name]
 
 
 _LABELS: weakref.WeakKeyDictionary[RequestStore, _Labels] = weakref.WeakKeyDictionary()
