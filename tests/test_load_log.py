@@ -342,10 +342,23 @@ def test_naive_datetimes_are_utc_and_aware_ones_converted():
     assert log["timestamp"].iloc[0] == pd.Timestamp("2026-01-05 08:00Z")
 
 
-def test_second_resolution_timestamps_become_ns_utc():
-    ts = pd.to_datetime(["2026-01-05 10:00", "2026-01-05 11:00", "2026-01-05 12:00"]).as_unit("s")
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("zone", [None, "UTC", "Asia/Tokyo"])
+def test_timestamps_of_any_resolution_and_zone_become_the_same_instants_in_ns_utc(unit, zone):
+    """pandas keeps date-times in seconds, milliseconds, microseconds or nanoseconds, with or
+    without a zone: each is read as the instant it is (a naive one as UTC)."""
+    utc = pd.DatetimeIndex(["2026-01-05 10:00:01.5", "2026-01-05 11:00", "2026-01-05 12:00"], tz="UTC")
+    ts = (utc.tz_localize(None) if zone is None else utc.tz_convert(zone)).as_unit(unit)
     log = load_quiet(frame(3, timestamp=ts))
     assert str(log["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert log["timestamp"].tolist() == list(utc.floor("1s") if unit == "s" else utc)
+
+
+@pytest.mark.parametrize("zone", [None, "UTC"])
+def test_a_second_resolution_timestamp_beyond_the_ns_range_is_a_log_error(zone):
+    seconds = pd.DatetimeIndex(np.array(["2026-01-05T10:00", "2500-01-01T00:00"], dtype="datetime64[s]"))
+    err = refused(frame(2, timestamp=seconds if zone is None else seconds.tz_localize(zone)))
+    assert err.column == "timestamp" and err.row == 1 and "valid date-time" in str(err), str(err)
 
 
 def test_arrow_timestamps_naive_and_aware():

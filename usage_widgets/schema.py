@@ -694,10 +694,14 @@ def _timestamp_ns(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         ok = np.isfinite(ints) & (np.abs(ints) * factor < 2**63 - 1)
         ns = np.where(ok, np.nan_to_num(ints), 0).astype(np.int64) * factor
         return ns, ~ok
-    if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").array.asi8.copy(), raw.isna().to_numpy()
-    if pd.api.types.is_datetime64_dtype(raw.dtype):
-        return raw.astype("datetime64[ns]").array.asi8.copy(), raw.isna().to_numpy()
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
+        # Integers in the column's own unit (seconds to nanoseconds), since the epoch in UTC
+        # (or in no zone, taken as UTC): scaled to nanoseconds where they fit.
+        unit = raw.dtype.unit if isinstance(raw.dtype, pd.DatetimeTZDtype) else np.datetime_data(raw.dtype)[0]
+        factor = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
+        ints = raw.array.asi8
+        ok = ~raw.isna().to_numpy() & (np.abs(ints.astype("float64")) * factor < 2**63 - 1)
+        return np.where(ok, ints, 0) * factor, ~ok
     values = raw.to_numpy(dtype=object, na_value=None)
     ns = np.zeros(n, dtype=np.int64)
     invalid = np.ones(n, dtype=bool)
