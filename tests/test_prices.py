@@ -193,3 +193,15 @@ def test_cost_uses_the_time_of_day_price_of_the_request():
                 for t in times]  # fmt: skip
     assert expected[0] != expected[1]
     assert log["cost"].tolist() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("unit", ["s", "us", "ns"])
+def test_price_requests_reads_date_times_of_any_resolution(unit):
+    """Date-times in seconds or microseconds (as pandas keeps them) are the same instants as
+    in nanoseconds: off-peak at 20:00 UTC, not at the epoch."""
+    times = pd.DatetimeIndex(["2026-01-05T03:00:00", "2026-01-05T20:00:00"], tz="UTC").as_unit(unit)
+    utc = times.tz_localize(None).to_numpy()  # numpy date-times in UTC, in their own unit
+    got = price_requests(["deepseek-chat"] * 2, [1_000_000] * 2, [0, 0], timestamps=utc)
+    expected = [reference("deepseek-chat", 1_000_000, 0, when=t.to_pydatetime()) for t in times]
+    assert expected[0] != expected[1]
+    assert got.tolist() == pytest.approx(expected, rel=1e-12)

@@ -153,4 +153,4 @@ def _as_ns(timestamps: pd.Series | np.ndarray | None, n: int) -> np.ndarray:
     if timestamps is None:
         return np.full(n, pd.Timestamp.now(tz="UTC").value, dtype=np.int64)
     stamps = pd.DatetimeIndex(pd.to_datetime(pd.Series(timestamps).to_numpy(), utc=True))
-    return stamps.asi8.astype(np.int64)
+    return stamps.as_unit("ns").asi8.astype(np.int64)  # the integers are in the index's own unit
