@@ -8,6 +8,7 @@ import itertools
 import multiprocessing
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -454,6 +455,43 @@ def test_the_latest_day_read_by_groups_gives_the_numbers_of_reading_it_request_b
         assert latest is not None
         day = (log if grown else early)["timestamp"] >= pd.Timestamp("2026-03-10", tz="UTC")
         assert int(latest.groups.sums[:, kernel.G_REQUESTS].sum()) == int(day.sum())
+
+
+def test_a_latest_day_grown_by_appends_is_merged_into_the_copy_as_a_fresh_copy_would_be() -> None:
+    """Live Mode's ticks append to the latest day in time order, with a report after each: the
+    new requests are merged into the latest day's sorted copy. Copy, groups and subgroups are
+    those of a store that read the whole day at once, to the last bit; so are the reports. A
+    late request (back in time order) and a new day make a fresh copy."""
+    log = uw.load_log(uw.demo_log(8, users=30, days=3, now="2026-03-10T23:00Z"))
+    today = log[log["timestamp"] >= pd.Timestamp("2026-03-10", tz="UTC")]
+    ticks = np.array_split(np.arange(len(today)), 6)
+    store = uw.RequestStore.from_log(log[log["timestamp"] < pd.Timestamp("2026-03-10", tz="UTC")])
+    selection = uw.Selection(range="7d", tags=("env:dev",))
+    for rows in ticks:
+        store.append(today.iloc[rows], validated=True)
+        grown = store.latest_groups()
+        whole = uw.RequestStore.from_log(log[log["timestamp"] <= today["timestamp"].iloc[rows[-1]]])
+        fresh = whole.latest_groups()
+        assert grown.end == len(store) and set(grown.rows) == set(fresh.rows)
+        for name in fresh.rows:
+            np.testing.assert_array_equal(grown.rows[name], fresh.rows[name], err_msg=name)
+        def tables(latest: store_module.LatestGroups) -> list[np.ndarray]:
+            sub, order = latest.subgroups()
+            groups = latest.groups
+            return [groups.bounds, groups.sums, groups.cost, sub.bounds, sub.sums, sub.cost, order]
+
+        for mine, theirs in zip(tables(grown), tables(fresh), strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+        now = today["timestamp"].iloc[rows[-1]]
+        got, want = uw.report(store, selection, now=now), uw.report(whole, selection, now=now)
+        assert got.kpis == want.kpis
+        pd.testing.assert_frame_equal(got.breakdown, want.breakdown)
+    late = log.iloc[[0]].assign(request_id="late", timestamp=pd.Timestamp("2026-03-10T01:00Z"))
+    store.append(late)
+    assert store.latest_groups().rows["ts"].size == len(today) + 1
+    assert (np.diff(store.latest_groups().rows["user"]) >= 0).all()
+    store.append(late.assign(request_id="next day", timestamp=pd.Timestamp("2026-03-11T00:30Z")))
+    assert store.latest_groups().rows["ts"].tolist() == [pd.Timestamp("2026-03-11T00:30Z").value]
 
 
 def test_a_tick_that_renames_a_user_or_adds_a_team_reorders_the_table_by_name() -> None:

@@ -541,7 +541,9 @@ def test_search_filters_the_table_only(search: str, users: set[str]) -> None:
     assert list(rep.breakdown.columns) == USER_COLUMNS
 
 
-@pytest.mark.parametrize(("search", "users"), [("strasse", {"jo"}), ("straße", {"jo"}), ("ürg", {"jo"}), ("ﬁ", {"fi"})])
+@pytest.mark.parametrize(
+    ("search", "users"), [("strasse", {"jo"}), ("straße", {"jo"}), ("ürg", {"jo"}), ("ﬁ", {"fi"})]
+)
 def test_search_compares_text_in_upper_case_as_python_does(search: str, users: set[str]) -> None:
     """Upper case as Python makes it: "ß" is "SS", and the ligature "ﬁ" is "FI"."""
     people = [

@@ -154,6 +154,29 @@ def _view_chunk(
 
 
 @njit(cache=True, nogil=True)
+def merge_order(user_a, model_a, user_b, model_b):  # pragma: no cover - compiled
+    """How to merge rows ``a`` and then ``b``, each sorted by user, then model: positions into
+    their concatenation, ``a``'s first among rows of one user and model."""
+    na, nb = user_a.shape[0], user_b.shape[0]
+    order = np.empty(na + nb, dtype=np.int64)
+    i, j = 0, 0
+    for p in range(na + nb):
+        if j == nb:
+            first = True
+        elif i == na:
+            first = False
+        else:
+            first = user_a[i] < user_b[j] or (user_a[i] == user_b[j] and model_a[i] <= model_b[j])
+        if first:
+            order[p] = i
+            i += 1
+        else:
+            order[p] = na + j
+            j += 1
+    return order
+
+
+@njit(cache=True, nogil=True)
 def group_totals(starts, ts, seq, user, team, model, inp, out, cost):  # pragma: no cover - compiled
     """The groups of finished days (rows sorted by `block_order`; ``starts``: where each day
     begins, and where the last ends): runs of one user, team and model. Returns where each

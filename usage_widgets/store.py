@@ -56,6 +56,7 @@ _COLUMNS: dict[str, type] = {
 
 _GROUPED = ("ts", "seq", "user", "team", "model", "input_tokens", "output_tokens", "cost")
 _SUBGROUPED = ("key", "tagset", "ts", "seq", "input_tokens", "output_tokens", "cost")
+_LATEST = (*_GROUPED, "key", "tagset")  # the columns of the latest day's sorted copy
 LATEST_GROUPED_ROWS = 1_000_000  # a larger latest day is read request by request (`latest_groups`)
 
 
@@ -89,25 +90,28 @@ class Groups:
 @dataclass
 class LatestGroups:
     """The latest day's groups (as `Groups`, bounds counting from 0) over a copy of its rows
-    sorted by user, model and time: their times, tokens in and out, costs and order of one
-    instant's requests (``columns``, what a pass reads of a group's rows). Their subgroups, and
-    the rows' order by subgroup, are made when a pass under a key or tag filter first asks
-    (`subgroups`)."""
+    (the store's rows up to ``end``) sorted by user, model and time: ``rows``, the copy's
+    columns by name. Their subgroups, and the rows' order by subgroup, are made when a pass
+    under a key or tag filter first asks (`subgroups`)."""
 
     groups: Groups
-    columns: tuple[np.ndarray, ...]
-    keys: np.ndarray  # the copy's API keys and tag sets
-    tagsets: np.ndarray
+    rows: dict[str, np.ndarray]
+    end: int
     _by_pair: tuple[Subgroups, np.ndarray] | None = None
+
+    @property
+    def columns(self) -> tuple[np.ndarray, ...]:
+        """What a pass reads of a group's rows: times, tokens in and out, costs and order of
+        one instant's requests."""
+        return tuple(self.rows[name] for name in ("ts", "input_tokens", "output_tokens", "cost", "seq"))
 
     def subgroups(self) -> tuple[Subgroups, np.ndarray]:
         """The groups' subgroups (`Subgroups`) and the copy's rows by subgroup, then time (as
         offsets from their group's first row)."""
         if self._by_pair is None:
-            order = np.empty(len(self.keys), dtype=np.int32)
-            ts, inp, out, cost, seq = self.columns
+            order = np.empty(len(self.rows["key"]), dtype=np.int32)
             found, sums, spent = kernel.subgroup_totals(
-                self.groups.bounds, self.keys, self.tagsets, ts, seq, inp, out, cost, order
+                self.groups.bounds, *(self.rows[name] for name in _SUBGROUPED), order
             )
             self._by_pair = Subgroups(found, sums, spent), order
         return self._by_pair
@@ -371,19 +375,29 @@ class RequestStore:
         return Groups(bounds[k0 : k1 + 1], sums, cost, sub)
 
     _latest: tuple[int, LatestGroups | None] | None = None  # the version they were made for
+    _latest_grows = False  # since they were made, requests were only appended to the latest day
 
     def latest_groups(self) -> LatestGroups | None:
         """The latest day's groups (`LatestGroups`): made when first asked for and kept until
         the next change. None when the latest day is empty or has more than
-        `LATEST_GROUPED_ROWS` rows."""
+        `LATEST_GROUPED_ROWS` rows. When requests were only appended to the latest day since
+        the copy was made, the new ones, sorted, are merged into it: the same copy."""
         if self._latest is None or self._latest[0] != self.version:
-            rows = self._n - self._open
-            self._latest = (self.version, self._group_latest() if 0 < rows <= LATEST_GROUPED_ROWS else None)
+            rows, before = self._n - self._open, self._latest[1] if self._latest else None
+            if not 0 < rows <= LATEST_GROUPED_ROWS:
+                latest = None
+            elif before is not None and self._latest_grows:
+                latest = self._group_latest(before)
+            else:
+                latest = self._group_latest()
+            self._latest, self._latest_grows = (self.version, latest), True
         return self._latest[1]
 
-    def _group_latest(self) -> LatestGroups:
-        rows = slice(self._open, self._n)
-        starts = np.array([0, self._n - self._open], dtype=np.int64)
+    def _group_latest(self, before: LatestGroups | None = None) -> LatestGroups:
+        """The latest day's rows sorted by user, model and time (`kernel.block_order`), those
+        after ``before``'s merged into its copy; and their groups."""
+        rows = slice(self._open if before is None else before.end, self._n)
+        starts = np.array([0, rows.stop - rows.start], dtype=np.int64)
         user, model = self._cols["user"][rows], self._cols["model"][rows]
         order = kernel.block_order(starts, user, model, len(self.users.ids), len(self.models))
 
@@ -391,16 +405,18 @@ class RequestStore:
             return [self._cols[name][rows].take(order) for name in names]
 
         if len(order) < kernel.MIN_CHUNK:  # a second thread would cost more than it saves
-            columns = dict(zip(_GROUPED, sorted_copy(_GROUPED), strict=True))
+            columns = dict(zip(_LATEST, sorted_copy(_LATEST), strict=True))
         else:  # the copies on both cores
-            half = kernel.in_background(sorted_copy, _GROUPED[::2])
-            columns = dict(zip(_GROUPED[1::2], sorted_copy(_GROUPED[1::2]), strict=True))
-            columns.update(zip(_GROUPED[::2], half.result(), strict=True))
+            half = kernel.in_background(sorted_copy, _LATEST[::2])
+            columns = dict(zip(_LATEST[1::2], sorted_copy(_LATEST[1::2]), strict=True))
+            columns.update(zip(_LATEST[::2], half.result(), strict=True))
+        if before is not None:  # new rows go after the copy's of their user and model
+            old = before.rows
+            merged = kernel.merge_order(old["user"], old["model"], columns["user"], columns["model"])
+            columns = {name: np.concatenate([old[name], columns[name]]).take(merged) for name in _LATEST}
+            starts[-1] = len(merged)
         bounds, sums, cost = kernel.group_totals(starts, *(columns[name] for name in _GROUPED))
-        groups = Groups(np.r_[bounds, starts[-1]], sums, cost)
-        read = ("ts", "input_tokens", "output_tokens", "cost", "seq")
-        keys, tagsets = sorted_copy(("key", "tagset"))
-        return LatestGroups(groups, tuple(columns[name] for name in read), keys, tagsets)
+        return LatestGroups(Groups(np.r_[bounds, starts[-1]], sums, cost), columns, self._n)
 
     def whole_days(self, start_ns: int, end_ns: int) -> WholeDays:
         """The totals of the finished days wholly inside ``start_ns`` to ``end_ns``."""
@@ -483,6 +499,7 @@ class RequestStore:
         )
         in_order = first == self._n and not (ts[1:] < ts[:-1]).any()
         self._grow(len(frame))
+        open_before = self._open
         lo, hi = self._n, self._n + len(frame)
         for name, values in encoded.items():
             self._cols[name][lo:hi] = values
@@ -491,6 +508,7 @@ class RequestStore:
         if not in_order:
             self._resort(first)
         self._finish_days()
+        self._latest_grows &= in_order and self._open == open_before  # appended to the latest day
         self.version += 1
         return len(frame)
 
