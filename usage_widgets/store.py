@@ -397,24 +397,29 @@ class RequestStore:
         """The latest day's rows sorted by user, model and time (`kernel.block_order`), those
         after ``before``'s merged into its copy; and their groups."""
         rows = slice(self._open if before is None else before.end, self._n)
-        starts = np.array([0, rows.stop - rows.start], dtype=np.int64)
         user, model = self._cols["user"][rows], self._cols["model"][rows]
-        order = kernel.block_order(starts, user, model, len(self.users.ids), len(self.models))
+        day = np.array([0, len(user)], dtype=np.int64)
+        order = kernel.block_order(day, user, model, len(self.users.ids), len(self.models))
+        merged = None
+        if before is not None:  # new rows go after the copy's of their user and model
+            old = before.rows
+            merged = kernel.merge_order(old["user"], old["model"], user.take(order), model.take(order))
 
         def sorted_copy(names: tuple[str, ...]) -> list[np.ndarray]:
-            return [self._cols[name][rows].take(order) for name in names]
+            copies = [self._cols[name][rows].take(order) for name in names]
+            if merged is None:
+                return copies
+            pairs = zip(names, copies, strict=True)
+            return [np.concatenate([before.rows[name], new]).take(merged) for name, new in pairs]
 
-        if len(order) < kernel.MIN_CHUNK:  # a second thread would cost more than it saves
+        n = len(order if merged is None else merged)
+        if n < kernel.MIN_CHUNK:  # a second thread would cost more than it saves
             columns = dict(zip(_LATEST, sorted_copy(_LATEST), strict=True))
         else:  # the copies on both cores
             half = kernel.in_background(sorted_copy, _LATEST[::2])
             columns = dict(zip(_LATEST[1::2], sorted_copy(_LATEST[1::2]), strict=True))
             columns.update(zip(_LATEST[::2], half.result(), strict=True))
-        if before is not None:  # new rows go after the copy's of their user and model
-            old = before.rows
-            merged = kernel.merge_order(old["user"], old["model"], columns["user"], columns["model"])
-            columns = {name: np.concatenate([old[name], columns[name]]).take(merged) for name in _LATEST}
-            starts[-1] = len(merged)
+        starts = np.array([0, n], dtype=np.int64)
         bounds, sums, cost = kernel.group_totals(starts, *(columns[name] for name in _GROUPED))
         return LatestGroups(Groups(np.r_[bounds, starts[-1]], sums, cost), columns, self._n)
 
