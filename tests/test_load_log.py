@@ -373,6 +373,15 @@ def test_arrow_timestamps_naive_and_aware():
     assert log["timestamp"].iloc[0] == naive.iloc[0].tz_localize("UTC")
 
 
+@pytest.mark.parametrize("zone", [None, "UTC"])
+def test_arrow_nanosecond_timestamps_keep_every_nanosecond(zone):
+    """A request one nanosecond before midnight (as pandas writes Parquet) stays in its day."""
+    last = pd.Timestamp("2026-01-05T23:59:59.999999999")
+    stamps = pa.array([last.value, last.value - 1], type=pa.timestamp("ns", tz=zone))
+    log = load_quiet(frame(2, timestamp=pd.Series(stamps, dtype=pd.ArrowDtype(stamps.type))))
+    assert sorted(log["timestamp"].array.asi8.tolist()) == [last.value - 1, last.value]
+
+
 def test_python_datetimes_with_mixed_offsets_are_timestamps():
     """Aware `datetime` objects with different offsets make an object column: they are
     date-times, not "must be a date-time"."""

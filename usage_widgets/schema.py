@@ -684,23 +684,32 @@ class _Opaque:
 _OFFSET_AT_END = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
 
 
+def _timestamp_integers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """A date-time column's integers since the epoch (in UTC; naive ones taken as UTC), which
+    are missing, and their unit (seconds to nanoseconds); None for other columns. The integers
+    are read as such, not through floating point, which would round nanoseconds."""
+    if isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_timestamp(raw.dtype.pyarrow_dtype):
+        arr = pa.array(raw)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        ints = arr.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        return ints, arr.is_null().to_numpy(zero_copy_only=False), arr.type.unit
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.array.asi8, raw.isna().to_numpy(), raw.dtype.unit
+    if pd.api.types.is_datetime64_dtype(raw.dtype):
+        return raw.array.asi8, raw.isna().to_numpy(), np.datetime_data(raw.dtype)[0]
+    return None
+
+
 def _timestamp_ns(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """UTC nanoseconds of each value, and which values are not valid date-times."""
     n = len(raw)
-    if isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_timestamp(raw.dtype.pyarrow_dtype):
-        arr = pa.array(raw)
-        factor = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[arr.type.unit]
-        ints = arr.cast(pa.int64()).to_numpy(zero_copy_only=False).astype("float64")
-        ok = np.isfinite(ints) & (np.abs(ints) * factor < 2**63 - 1)
-        ns = np.where(ok, np.nan_to_num(ints), 0).astype(np.int64) * factor
-        return ns, ~ok
-    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
-        # Integers in the column's own unit (seconds to nanoseconds), since the epoch in UTC
-        # (or in no zone, taken as UTC): scaled to nanoseconds where they fit.
-        unit = raw.dtype.unit if isinstance(raw.dtype, pd.DatetimeTZDtype) else np.datetime_data(raw.dtype)[0]
+    stamps = _timestamp_integers(raw)
+    if stamps is not None:  # integers in their own unit: scaled to nanoseconds where they fit
+        ints, missing, unit = stamps
         factor = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
-        ints = raw.array.asi8
-        ok = ~raw.isna().to_numpy() & (np.abs(ints.astype("float64")) * factor < 2**63 - 1)
+        most = (2**63 - 1) // factor
+        ok = ~missing & (ints >= -most) & (ints <= most)
         return np.where(ok, ints, 0) * factor, ~ok
     values = raw.to_numpy(dtype=object, na_value=None)
     ns = np.zeros(n, dtype=np.int64)
