@@ -553,6 +553,14 @@ def test_search_compares_text_in_upper_case_as_python_does(search: str, users: s
     assert set(run(people, search=search).breakdown["user_id"]) == users
 
 
+def test_a_search_with_a_lone_surrogate_finds_no_one() -> None:
+    """Text a browser can send but no log holds (`load_log` writes lone surrogates out
+    escaped): no rows, not an error."""
+    for view in ("user", "team"):
+        rep = run(PEOPLE, view=view, search="a\ud800")
+        assert rep.breakdown.empty and rep.kpis == run(PEOPLE, view=view).kpis
+
+
 def test_search_in_the_team_view_matches_team_names() -> None:
     rep = run(PEOPLE, view="team", search="plat")
     assert list(rep.breakdown["team"]) == ["Platform"]

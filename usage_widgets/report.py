@@ -507,6 +507,8 @@ def _searched(columns: _Columns, selection: Selection) -> np.ndarray:
     if not text:
         return np.ones(rows, dtype=bool)
     hit = np.zeros(rows, dtype=bool)
+    if not text.isascii() and not _encodes(text):
+        return hit  # a lone surrogate: no text held has one (`load_log` writes them out escaped)
     for name in ("name", "email") if selection.view == "user" else ("team",):
         if columns.upper is None:
             hit |= np.fromiter((isinstance(v, str) and text in v.upper() for v in columns[name]), bool, rows)
@@ -514,6 +516,14 @@ def _searched(columns: _Columns, selection: Selection) -> np.ndarray:
             found = pc.match_substring(columns.upper(name).take(columns.codes), text)
             hit |= pc.fill_null(found, False).to_numpy(zero_copy_only=False)
     return hit
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _in_label_order(breakdown: pd.DataFrame, selection: Selection) -> pd.DataFrame:

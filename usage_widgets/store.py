@@ -79,7 +79,7 @@ class Groups:
     requests, input and output tokens, user, team, model and first and last times (columns
     `kernel.G_REQUESTS` .. `kernel.G_LAST`), ``cost[k]`` its cost (of the priced requests);
     ``subgroups`` theirs (the finished days' only). All are views of the store's arrays, not
-    copies."""
+    copies: good until the store next changes."""
 
     bounds: np.ndarray
     sums: np.ndarray
@@ -556,21 +556,19 @@ class RequestStore:
             found[i] = self._tagset_code(tags_of_row, int(uniques[i]), int(h2[row]))
         return codes, found.astype(np.int32)
 
-    _member_arrays: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    _member_arrays: tuple[int, np.ndarray, np.ndarray] = (0, np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     def tagset_member_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Every tag set's tag codes in one array, and the tag set code of each (kept, and
         extended as tag sets are added)."""
-        members, sets = self._member_arrays
-        held = int(sets[-1]) + 1 if len(sets) else 0
+        held, members, sets = self._member_arrays
         if held < len(self.tagset_members):
             added = self.tagset_members[held:]
             sizes = np.fromiter(map(len, added), np.int64, len(added))
             new = np.fromiter(itertools.chain.from_iterable(added), np.int64, int(sizes.sum()))
-            self._member_arrays = members, sets = (
-                np.concatenate([members, new]),
-                np.concatenate([sets, np.repeat(np.arange(held, len(self.tagset_members)), sizes)]),
-            )
+            members = np.concatenate([members, new])
+            sets = np.concatenate([sets, np.repeat(np.arange(held, len(self.tagset_members)), sizes)])
+            self._member_arrays = (len(self.tagset_members), members, sets)
         return members, sets
 
     def _tagset_code(self, tags: np.ndarray, h1: int, h2: int) -> int:
