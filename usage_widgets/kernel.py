@@ -517,12 +517,17 @@ def _filtered_groups_view_chunk(
                 continue
             if spans == 1 and start == 0 and span_end[0] == b - a:  # as most groups: in one segment
                 span_count[0] += rb - ra
-            else:
-                p = _offset_from(order, ra, rb, start)
+            else:  # the spans from that of its first row to that of its last
+                first_at, last_at = order[ra], order[rb - 1]
+                p = ra if first_at >= start else _offset_from(order, ra, rb, start)
                 for x in range(spans):
-                    q = rb if span_end[x] >= b - a else _offset_from(order, p, rb, span_end[x])
+                    if span_end[x] <= first_at:
+                        continue
+                    q = rb if span_end[x] > last_at else _offset_from(order, p, rb, span_end[x])
                     span_count[x] += q - p
                     p = q
+                    if q == rb:
+                        break
             if whole:
                 requests += sub_sums[j, S_REQUESTS]
                 unpriced += sub_sums[j, S_UNPRICED]
