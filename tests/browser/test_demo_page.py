@@ -74,7 +74,7 @@ def test_screenshots_of_both_views(demo_server, open_page, artifacts) -> None:
     page.screenshot(path=str(artifacts / "readme-by-user.png"), full_page=True)
     page.get_by_role("button", name="By team").click()
     page.locator(".uw-legend").wait_for()
-    page.wait_for_timeout(2500)
+    page.wait_for_timeout(5000)  # the grid gives no sign it has painted; under load 2.5 s was short
     page.screenshot(path=str(artifacts / "readme-by-team.png"), full_page=True)
     assert (artifacts / "readme-by-team.png").stat().st_size > 20_000
     assert page_errors(page) == []
