@@ -387,14 +387,12 @@ def _groups_view_chunk(
             if first < edges[0]:
                 i = _rows_from(ts, a, b, first, last, edges[0])
             else:
-                s = table[first // QUARTER_NS - q0]
-                if s < 0:  # an edge splits its quarter hour
-                    s = np.searchsorted(edges, first, side="right") - 1
+                s = _segment(table, q0, edges, first)
             whole = i == a and last < edges[s + 1]  # most groups lie in one segment
             while i < b and s < n_segments:
                 j = b if whole else _rows_from(ts, i, b, first, last, edges[s + 1])
                 c = j - i
-                if c:
+                if c:  # as `_count`, written out: through it this loop took 35% longer
                     bucket, period = seg_bucket[s], seg_period[s]
                     if period >= 0:
                         cnt[g, n_buckets + n_models + period] += c
@@ -580,16 +578,7 @@ def _segment(table, q0, edges, at):  # pragma: no cover - compiled
 def _offset_from(order, lo, hi, at):  # pragma: no cover - compiled
     """The first of positions ``lo:hi`` (of a subgroup, whose ``order`` rises) whose row is
     ``at`` or later in its group."""
-    if hi <= lo or order[lo] >= at:
-        return lo
-    if order[hi - 1] < at:
-        return hi
-    base, n = lo, hi - lo  # a binary search whose steps are selects
-    while n > 1:
-        half = n >> 1
-        base = base + half if order[base + half - 1] < at else base
-        n -= half
-    return base + (order[base] < at)
+    return lo if hi <= lo else _rows_from(order, lo, hi, order[lo], order[hi - 1], at)
 
 
 @njit(cache=True, nogil=True, inline="always")
