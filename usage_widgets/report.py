@@ -229,10 +229,11 @@ def _latest(
     if latest is None:
         return None
     found = latest.groups
-    if not by_pair:
-        return (found.bounds, 0, found.sums, found.cost), latest.columns
-    sub, order = latest.subgroups()
-    return (found.bounds, 0, found.sums, found.cost, sub.bounds, sub.sums, sub.cost, order), latest.columns
+    groups = (found.bounds, 0, found.sums, found.cost)
+    if by_pair:
+        sub, order = latest.subgroups()
+        groups += (sub.bounds, sub.sums, sub.cost, order)
+    return groups, latest.columns
 
 
 def _filters(store: RequestStore, selection: Selection) -> tuple[np.ndarray, ...]:
