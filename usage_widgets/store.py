@@ -12,7 +12,8 @@ A finished day's rows fall into groups: runs of one user, team and model, in tim
 store keeps each group's totals (`groups_between`), so a report reads a group, not a request,
 at a time; and those of its subgroups, its requests of one API key and tag set, for a report
 under a key or tag filter. The latest day is grouped the same way in a sorted copy, made when
-a report without such a filter first needs it after a change (`latest_groups`).
+a report first needs it after a change, or merged with requests appended since
+(`latest_groups`).
 """
 
 from __future__ import annotations
