@@ -34,6 +34,10 @@ def scroll_table(page, pixels: int) -> str:
     return page.evaluate(SCROLL_THUMB)
 
 
+def thumb_percent(top: str) -> float:
+    return float(top.removesuffix("%"))
+
+
 def test_live_mode_follows_new_requests_and_off_holds_still(demo_server, open_page) -> None:
     page = open_page(demo_server.url, viewport=(1280, 1700))  # the whole table in view
     week = requests_shown(page)
@@ -56,7 +60,9 @@ def test_live_mode_follows_new_requests_and_off_holds_still(demo_server, open_pa
         time.sleep(0.5)
     assert requests_shown(page) > still
     assert "updated" in status.inner_text()
-    assert page.evaluate(SCROLL_THUMB) == place  # new numbers, same place in the table
+    # New numbers, same place in the table. Users come and go in the 24h window, which moves the
+    # thumb a little (9.57% became 9.52% once); the table jumping back to its top reads 0%.
+    assert thumb_percent(page.evaluate(SCROLL_THUMB)) == pytest.approx(thumb_percent(place), rel=0.05)
 
     page.get_by_role("button", name="Live Mode").click()  # off again
     time.sleep(1.0)
