@@ -416,6 +416,24 @@ def test_a_validated_frame_whose_tags_are_all_missing_is_appended_without_tags()
     assert store.options()["tags"] == []
 
 
+def test_a_validated_frame_of_plain_text_and_nullable_numbers_appends_as_its_categorical_twin() -> None:
+    """The store reads a frame's columns as the arrays it holds: text that is not categorical,
+    and numbers with a missing value (an unpriced request), give the same report and names."""
+    log = uw.load_log(uw.demo_log(users=30, days=3, now=NOW))
+    plain = log.astype({"user_id": object, "user_name": object, "user_email": "string[pyarrow]",
+                        "team": object, "api_key": "string[pyarrow]", "model": object,
+                        "input_tokens": "Int64", "cost": "Float64"})  # fmt: skip
+    plain.loc[3, "cost"] = pd.NA
+    twin, store = uw.RequestStore(), uw.RequestStore()
+    twin.append(log.assign(cost=log["cost"].where(log.index != 3)), validated=True)
+    for rows in (slice(0, 500), slice(500, None)):
+        store.append(plain.iloc[rows], validated=True)
+    for view in ("user", "team"):
+        want, got = (uw.report(s, uw.Selection(view=view, range="7d"), now=NOW) for s in (twin, store))
+        assert got.kpis == want.kpis and got.kpis["unpriced_requests"] == 1
+        pd.testing.assert_frame_equal(got.breakdown, want.breakdown)
+
+
 def test_the_latest_day_read_by_groups_gives_the_numbers_of_reading_it_request_by_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

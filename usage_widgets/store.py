@@ -136,10 +136,24 @@ class WholeDays:
 _ID_CHECKS = kernel.Threads(1, "usage-widgets-ids")
 
 
-def _plain_columns(frame: pd.DataFrame) -> dict[str, Any]:
-    """What of validated requests the store keeps without its dictionaries: times, quarter
-    hours, tokens, cost, and the tags as `TagLists`."""
-    raw = frame["tags"]
+def _arrays(frame: pd.DataFrame) -> dict[str, Any]:
+    """A frame's columns, as the arrays it holds (to read, not to change). Reading a column by
+    name makes a Series and copies the frame's ``attrs`` each time; reading the arrays (with
+    pandas' own iterator for them) made a live tick of 10,000 requests 0.4-0.9 ms faster."""
+    return dict(zip(frame.columns, frame._iter_column_arrays(), strict=True))
+
+
+def _numbers(values: Any, dtype: type) -> np.ndarray:
+    """A numeric column as ``dtype``, a missing value as NaN."""
+    if isinstance(values, pd.api.extensions.ExtensionArray):
+        return values.to_numpy(dtype=dtype, na_value=np.nan)
+    return np.asarray(values, dtype=dtype)
+
+
+def _plain_columns(columns: dict[str, Any]) -> dict[str, Any]:
+    """What of validated requests (their `_arrays`) the store keeps without its dictionaries:
+    times, quarter hours, tokens, cost, and the tags as `TagLists`."""
+    raw = columns["tags"]
     arrow = raw.dtype.pyarrow_dtype if isinstance(raw.dtype, pd.ArrowDtype) else None
     if arrow is not None and pa.types.is_list(arrow) and pa.types.is_dictionary(arrow.value_type):
         tags = pa.array(raw)  # dictionary-encoded text (`load_part`), kept so
@@ -147,15 +161,23 @@ def _plain_columns(frame: pd.DataFrame) -> dict[str, Any]:
         tags = pa.array(raw, type=pa.list_(pa.string()))
     if isinstance(tags, pa.ChunkedArray):
         tags = tags.combine_chunks() if tags.num_chunks else pa.array([], tags.type)
-    ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    ts = np.asarray(columns["timestamp"], dtype="datetime64[ns]").view(np.int64)  # UTC
     return {
         "ts": ts,
         "quarter": (ts // QUARTER_NS).astype(np.int32),
-        "input_tokens": frame["input_tokens"].to_numpy(dtype=np.int64),
-        "output_tokens": frame["output_tokens"].to_numpy(dtype=np.int64),
-        "cost": frame["cost"].to_numpy(dtype="float64", na_value=np.nan),
+        "input_tokens": _numbers(columns["input_tokens"], np.int64),
+        "output_tokens": _numbers(columns["output_tokens"], np.int64),
+        "cost": _numbers(columns["cost"], np.float64),
         "tags": tag_lists(tags),
     }
+
+
+def _text_at(array: Any, rows: np.ndarray) -> np.ndarray:
+    """The text of a column's array at ``rows``, as Python strings (a categorical's through its
+    codes: faster than taking from the categorical itself)."""
+    if isinstance(array, pd.Categorical) and not (array.codes[rows] < 0).any():
+        return array.categories.to_numpy(dtype=object)[array.codes[rows]]
+    return np.asarray(array.take(rows), dtype=object)
 
 
 class _Growing:
@@ -194,6 +216,8 @@ class _Growing:
 class _Dictionary:
     """Distinct strings and their codes, in order of first appearance."""
 
+    _index: pd.Index | None = None  # of ``values``, remade when they grow, to look up many at once
+
     def __init__(self) -> None:
         self.values: list[str] = []
         self._codes: dict[str, int] = {}
@@ -201,18 +225,19 @@ class _Dictionary:
     def __len__(self) -> int:
         return len(self.values)
 
-    def encode(self, values: pd.Series) -> np.ndarray:
-        array = values.array
+    def encode(self, array: Any) -> np.ndarray:
+        """Codes of a column's array (as `_arrays` gives), new values given codes in order."""
         if isinstance(array, pd.Categorical) and not (array.codes < 0).any():
             codes, categories = array.codes, array.categories.to_numpy(dtype=object)
         else:
-            codes, categories = pd.factorize(values.astype(object), use_na_sentinel=False)
+            codes, categories = pd.factorize(np.asarray(array, dtype=object), use_na_sentinel=False)
         if not len(codes):
             return np.zeros(0, dtype=np.int32)
         codes = codes.astype(np.intp, copy=False)
         seen = np.flatnonzero(np.bincount(codes, minlength=len(categories)))
-        held = self._codes.get
-        found = np.fromiter((held(v, -1) for v in categories[seen].tolist()), np.int32, len(seen))
+        if self._index is None or len(self._index) != len(self.values):
+            self._index = pd.Index(self.values, dtype=object)
+        found = self._index.get_indexer(categories[seen]).astype(np.int32)  # -1: not held
         new = np.flatnonzero(found < 0)
         if len(new):  # new values (rare once a log has been read) get codes in order of appearance
             first = np.full(len(categories), len(codes), dtype=np.intp)
@@ -469,32 +494,39 @@ class RequestStore:
             How many requests were new.
         """
         frame = log if validated else load_log(log)
-        ids = frame["request_id"]
+        columns = _arrays(frame)
+        ids = columns["request_id"]
         ids = pa.array(ids if ids.dtype == ID_DTYPE else ids.astype(ID_DTYPE))
         # The ids are hashed and looked up on a second thread while this one reads the columns
         # that need no dictionary (random reads of a large id table, mostly waiting on memory).
         checked = _ID_CHECKS.submit(lambda: self._ids.add(*id_hashes(ids)))
         try:
-            plain = _plain_columns(frame)
+            plain = _plain_columns(columns)
         finally:
             new = checked.result()
-        return self._add(frame, new, plain)
+        return self._add(frame, new, (columns, plain))
 
-    def _add(self, frame: pd.DataFrame, new: np.ndarray, plain: dict[str, Any] | None = None) -> int:
+    def _add(
+        self, frame: pd.DataFrame, new: np.ndarray, read: tuple[dict[str, Any], dict[str, Any]] | None = None
+    ) -> int:
         """Add validated requests, of which ``new`` says which ids were not held before (as
-        `IdSet.add` gives; already added to the id set); returns how many were new. ``plain``:
-        the frame's `_plain_columns`, when already read."""
+        `IdSet.add` gives; already added to the id set); returns how many were new. ``read``:
+        the frame's `_arrays` and `_plain_columns`, when already read."""
         self.repeats += int(frame.attrs.get("duplicates_dropped", 0))
         if not len(frame):
             return 0
         if not new.all():  # requests whose id is already held are dropped
             self.repeats += int((~new).sum())
-            frame, plain = frame.loc[new], None
+            frame, read = frame.loc[new], None
         if not len(frame):
             return 0
-        encoded = self._encode(frame, plain or _plain_columns(frame))
+        if read is None:
+            columns = _arrays(frame)
+            read = columns, _plain_columns(columns)
+        columns = read[0]
+        encoded = self._encode(*read)
         ts = encoded["ts"]
-        self._update_users(frame, encoded["user"], ts)
+        self._update_users(columns, encoded["user"], ts)
         earliest = int(ts.min())
         if len(self._days) and earliest // DAY_NS <= self._days[-1]:
             self._reopen(earliest // DAY_NS)  # a request of a finished day: back to time order
@@ -518,16 +550,16 @@ class RequestStore:
         self.version += 1
         return len(frame)
 
-    def _encode(self, frame: pd.DataFrame, plain: dict[str, Any]) -> dict[str, np.ndarray]:
-        """The store's columns of validated requests: ``plain`` (`_plain_columns`) and the
-        codes of their text in the store's dictionaries."""
+    def _encode(self, columns: dict[str, Any], plain: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The store's columns of validated requests (their `_arrays`): ``plain``
+        (`_plain_columns`) and the codes of their text in the store's dictionaries."""
         codes, tagset_table = self._tagsets(plain.pop("tags"))
         return {
             **plain,
-            "user": self.users.ids.encode(frame["user_id"]),
-            "team": self.teams.encode(frame["team"]),
-            "key": self.keys.encode(frame["api_key"]),
-            "model": self.models.encode(frame["model"]),
+            "user": self.users.ids.encode(columns["user_id"]),
+            "team": self.teams.encode(columns["team"]),
+            "key": self.keys.encode(columns["api_key"]),
+            "model": self.models.encode(columns["model"]),
             "tagset": tagset_table[codes] if len(codes) else np.zeros(0, np.int32),
         }
 
@@ -581,7 +613,7 @@ class RequestStore:
             self._set_h2.append(h2)
         return code
 
-    def _update_users(self, frame: pd.DataFrame, users: np.ndarray, ts: np.ndarray) -> None:
+    def _update_users(self, columns: dict[str, Any], users: np.ndarray, ts: np.ndarray) -> None:
         """Each user's name and email are those of their latest request."""
         u = self.users
         grow = len(u.ids) - len(u.names)
@@ -596,8 +628,8 @@ class RequestStore:
         newer = ts[rows] >= u.last_seen[codes]
         codes, rows = codes[newer], rows[newer]
         u.last_seen[codes] = ts[rows]
-        u.names[codes] = np.asarray(frame["user_name"].array.take(rows), dtype=object)
-        u.emails[codes] = np.asarray(frame["user_email"].array.take(rows), dtype=object)
+        u.names[codes] = _text_at(columns["user_name"], rows)
+        u.emails[codes] = _text_at(columns["user_email"], rows)
 
     def _grow(self, extra: int) -> None:
         need = self._n + extra
