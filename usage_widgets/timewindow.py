@@ -132,12 +132,17 @@ def _midnights_of(dates: tuple[_dt.date, ...], tz: str) -> np.ndarray:
 
 
 def _local_hour_starts(lo_ns: int, hi_ns: int, tz: str) -> np.ndarray:
-    """Instants in ``[lo_ns, hi_ns]`` at which a local clock hour begins."""
-    first = lo_ns - lo_ns % QUARTER_NS
-    grid = np.arange(first, hi_ns + 1, QUARTER_NS, dtype=np.int64)
-    local = pd.DatetimeIndex(grid, tz="UTC").tz_convert(tz)
-    keep = (local.minute == 0) & (grid >= lo_ns)
-    return grid[keep]
+    """Instants in ``[lo_ns, hi_ns]`` at which a local clock hour begins (each on a quarter
+    hour: the quarters from the first at or after ``lo_ns`` to the last at or before ``hi_ns``)."""
+    return _hour_starts_of(-(-lo_ns // QUARTER_NS), hi_ns // QUARTER_NS, tz).copy()
+
+
+@lru_cache(maxsize=256)
+def _hour_starts_of(first_quarter: int, last_quarter: int, tz: str) -> np.ndarray:
+    """Kept for reports within the same quarter hour: the zone's conversion is a tenth of a
+    24-hour report's time."""
+    grid = np.arange(first_quarter, last_quarter + 1, dtype=np.int64) * QUARTER_NS
+    return grid[pd.DatetimeIndex(grid, tz="UTC").tz_convert(tz).minute == 0]
 
 
 def _hour_edges_around(now_ns: int, tz: str) -> np.ndarray:
