@@ -7,12 +7,14 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -51,13 +53,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_output() -> IO[str]:
+    """Where a server started for the tests writes: a file, not a pipe, which nothing reads and
+    which, once full (64 KiB), would stop the server mid-write."""
+    return tempfile.TemporaryFile(mode="w+", prefix="usage-widgets-server-")
+
+
+def printed(output) -> str:
+    output.seek(0)
+    return output.read()
+
+
 @dataclass
 class Server:
     url: str
     process: subprocess.Popen
     log_path: Path | None
     token: str | None = None
-    output: list[str] = field(default_factory=list)
+    output: IO[str] | None = None  # `server_output`
 
     def stop(self) -> None:
         self.process.terminate()
@@ -78,15 +91,14 @@ def start_server(
     if token:
         command += ["--token", token]
     env = {**os.environ, **(extra_env or {})}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+    output = server_output()
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=env)
     connect = "127.0.0.1" if host in ("0.0.0.0", "127.0.0.1") else host
     url = f"http://{connect}:{port}/"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+            raise RuntimeError(f"server exited: {printed(output)}")
         try:
             urllib.request.urlopen(url + "api/status", timeout=2)
             break
@@ -97,7 +109,7 @@ def start_server(
     else:
         process.kill()
         raise RuntimeError("server did not start within 60 s")
-    return Server(url, process, log_path, token)
+    return Server(url, process, log_path, token, output)
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +151,16 @@ def open_page(browser, request) -> Iterator:
         with contextlib.suppress(Exception):  # a crashed page lets the others be taken
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         page.context.close()
+
+
+@pytest.fixture(autouse=True)
+def not_at_midnight() -> None:
+    """Tests compare the page with numbers they compute at their own "now", and the day ranges
+    are calendar days in UTC: a test that would begin within two minutes of midnight waits for
+    it to pass (a page takes up to 90 s to open on a busy machine)."""
+    left = 86_400 - time.time() % 86_400
+    if left < 120:
+        time.sleep(left + 2)
 
 
 def page_errors(page) -> list[str]:

@@ -6,6 +6,7 @@ script, inject markup, typeset LaTeX or break the layout."""
 from __future__ import annotations
 
 import re
+import time
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -132,6 +133,10 @@ def test_no_request_leaves_the_server(served, browser) -> None:
         # Not even a failed font request. One known, harmless exception: ipydatagrid's
         # streaming grid gives an image cell whose row has not arrived yet the placeholder
         # "...", which its image renderer asks the server for (a relative URL, refused).
+        # A refused placeholder's response and its console message come by separate channels.
+        deadline = time.monotonic() + 10
+        while len(page.console_errors) != len(page.failed) and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
         placeholder = [u for u in page.failed if urlsplit(u).path.endswith("/...")]
         assert page.failed == placeholder, page.failed
         failed_loads = "Failed to load resource: the server responded with a status of 403"

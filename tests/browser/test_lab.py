@@ -19,7 +19,7 @@ import pytest
 
 import usage_widgets as uw
 
-from .conftest import free_port
+from .conftest import free_port, printed, server_output
 from .test_page import card, wait_for
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "usage.ipynb"
@@ -76,15 +76,15 @@ def lab(tmp_path_factory, chromium_path):
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly", "--allow-root",
     ]  # fmt: skip
+    output = server_output()
     process = subprocess.Popen(
-        command, env=isolated_jupyter(home, log_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
+        command, env=isolated_jupyter(home, log_path), stdout=output, stderr=subprocess.STDOUT, text=True
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited: {process.stdout.read() if process.stdout else ''}")
+            raise RuntimeError(f"jupyter lab exited: {printed(output)}")
         try:
             urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2)
             break
