@@ -134,6 +134,7 @@ class WholeDays:
 
 
 _ID_CHECKS = kernel.Threads(1, "usage-widgets-ids")
+_TEXT = {"user_id": "user", "team": "team", "api_key": "key", "model": "model"}  # column: the store's
 
 
 def _arrays(frame: pd.DataFrame) -> dict[str, Any]:
@@ -225,8 +226,9 @@ class _Dictionary:
     def __len__(self) -> int:
         return len(self.values)
 
-    def encode(self, array: Any) -> np.ndarray:
-        """Codes of a column's array (as `_arrays` gives), new values given codes in order."""
+    def encode(self, array: Any, *, add: bool = True) -> np.ndarray | None:
+        """Codes of a column's array (as `_arrays` gives), new values given codes in order of
+        appearance; without ``add``, None when the array holds a value not held (nothing added)."""
         if isinstance(array, pd.Categorical) and not (array.codes < 0).any():
             codes, categories = array.codes, array.categories.to_numpy(dtype=object)
         else:
@@ -240,6 +242,8 @@ class _Dictionary:
         found = self._index.get_indexer(categories[seen]).astype(np.int32)  # -1: not held
         new = np.flatnonzero(found < 0)
         if len(new):  # new values (rare once a log has been read) get codes in order of appearance
+            if not add:
+                return None
             first = np.full(len(categories), len(codes), dtype=np.intp)
             np.minimum.at(first, codes, np.arange(len(codes)))
             for i in new[np.argsort(first[seen[new]], kind="stable")]:
@@ -502,16 +506,19 @@ class RequestStore:
         checked = _ID_CHECKS.submit(lambda: self._ids.add(*id_hashes(ids)))
         try:
             plain = _plain_columns(columns)
+            # Meanwhile, the codes of text the dictionaries hold already (most ticks: all of it).
+            held = {name: self._text[name].encode(columns[name], add=False) for name in _TEXT}
         finally:
             new = checked.result()
-        return self._add(frame, new, (columns, plain))
+        return self._add(frame, new, (columns, plain, held))
 
     def _add(
-        self, frame: pd.DataFrame, new: np.ndarray, read: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self, frame: pd.DataFrame, new: np.ndarray, read: tuple[dict[str, Any], ...] | None = None
     ) -> int:
         """Add validated requests, of which ``new`` says which ids were not held before (as
         `IdSet.add` gives; already added to the id set); returns how many were new. ``read``:
-        the frame's `_arrays` and `_plain_columns`, when already read."""
+        the frame's `_arrays`, `_plain_columns` and the codes of its held text (see `append`),
+        when already read."""
         self.repeats += int(frame.attrs.get("duplicates_dropped", 0))
         if not len(frame):
             return 0
@@ -522,7 +529,7 @@ class RequestStore:
             return 0
         if read is None:
             columns = _arrays(frame)
-            read = columns, _plain_columns(columns)
+            read = columns, _plain_columns(columns), {}
         columns = read[0]
         encoded = self._encode(*read)
         ts = encoded["ts"]
@@ -550,18 +557,27 @@ class RequestStore:
         self.version += 1
         return len(frame)
 
-    def _encode(self, columns: dict[str, Any], plain: dict[str, Any]) -> dict[str, np.ndarray]:
+    def _encode(
+        self, columns: dict[str, Any], plain: dict[str, Any], held: dict[str, np.ndarray | None]
+    ) -> dict[str, np.ndarray]:
         """The store's columns of validated requests (their `_arrays`): ``plain``
-        (`_plain_columns`) and the codes of their text in the store's dictionaries."""
+        (`_plain_columns`) and the codes of their text in the store's dictionaries (``held``:
+        those already found, by column)."""
         codes, tagset_table = self._tagsets(plain.pop("tags"))
+        text = {
+            name: found if (found := held.get(name)) is not None else self._text[name].encode(columns[name])
+            for name in _TEXT
+        }
         return {
             **plain,
-            "user": self.users.ids.encode(columns["user_id"]),
-            "team": self.teams.encode(columns["team"]),
-            "key": self.keys.encode(columns["api_key"]),
-            "model": self.models.encode(columns["model"]),
+            **{_TEXT[name]: values for name, values in text.items()},
             "tagset": tagset_table[codes] if len(codes) else np.zeros(0, np.int32),
         }
+
+    @property
+    def _text(self) -> dict[str, _Dictionary]:
+        """The dictionary of each text column (`_TEXT`)."""
+        return {"user_id": self.users.ids, "team": self.teams, "api_key": self.keys, "model": self.models}
 
     def _tagsets(self, tags: TagLists) -> tuple[np.ndarray, np.ndarray]:
         """Per request, which distinct tag set it carries: codes into a table of tag set codes.
