@@ -78,6 +78,8 @@ class Server:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        if self.output is not None:
+            self.output.close()
 
 
 def start_server(
@@ -98,7 +100,8 @@ def start_server(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {printed(output)}")
+            with output:
+                raise RuntimeError(f"server exited: {printed(output)}")
         try:
             urllib.request.urlopen(url + "api/status", timeout=2)
             break
@@ -108,7 +111,8 @@ def start_server(
             time.sleep(0.3)
     else:
         process.kill()
-        raise RuntimeError("server did not start within 60 s")
+        with output:
+            raise RuntimeError(f"server did not start within 60 s: {printed(output)}")
     return Server(url, process, log_path, token, output)
 
 

@@ -84,14 +84,16 @@ def lab(tmp_path_factory, chromium_path):
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited: {printed(output)}")
+            with output:
+                raise RuntimeError(f"jupyter lab exited: {printed(output)}")
         try:
             urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2)
             break
         except (urllib.error.URLError, OSError):
             if time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError("jupyter lab did not start within 60 s") from None
+                with output:
+                    raise RuntimeError(f"jupyter lab did not start within 60 s: {printed(output)}") from None
             time.sleep(0.3)
     yield url, token, uw.RequestStore.from_log(log)
     process.terminate()
@@ -99,6 +101,7 @@ def lab(tmp_path_factory, chromium_path):
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+    output.close()
 
 
 def run_notebook(page) -> None:
