@@ -176,8 +176,10 @@ def _plain_columns(columns: dict[str, Any]) -> dict[str, Any]:
 def _text_at(array: Any, rows: np.ndarray) -> np.ndarray:
     """The text of a column's array at ``rows``, as Python strings (a categorical's through its
     codes: faster than taking from the categorical itself)."""
-    if isinstance(array, pd.Categorical) and not (array.codes[rows] < 0).any():
-        return array.categories.to_numpy(dtype=object)[array.codes[rows]]
+    if isinstance(array, pd.Categorical):
+        codes = array.codes[rows]
+        if not (codes < 0).any():
+            return array.categories.to_numpy(dtype=object)[codes]
     return np.asarray(array.take(rows), dtype=object)
 
 
@@ -507,7 +509,7 @@ class RequestStore:
         try:
             plain = _plain_columns(columns)
             # Meanwhile, the codes of text the dictionaries hold already (most ticks: all of it).
-            held = {name: self._text[name].encode(columns[name], add=False) for name in _TEXT}
+            held = {name: words.encode(columns[name], add=False) for name, words in self._text.items()}
         finally:
             new = checked.result()
         return self._add(frame, new, (columns, plain, held))
@@ -565,12 +567,12 @@ class RequestStore:
         those already found, by column)."""
         codes, tagset_table = self._tagsets(plain.pop("tags"))
         text = {
-            name: found if (found := held.get(name)) is not None else self._text[name].encode(columns[name])
-            for name in _TEXT
+            _TEXT[name]: found if (found := held.get(name)) is not None else words.encode(columns[name])
+            for name, words in self._text.items()
         }
         return {
             **plain,
-            **{_TEXT[name]: values for name, values in text.items()},
+            **text,
             "tagset": tagset_table[codes] if len(codes) else np.zeros(0, np.int32),
         }
 
