@@ -53,33 +53,50 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_output() -> IO[str]:
-    """Where a server started for the tests writes: a file, not a pipe, which nothing reads and
-    which, once full (64 KiB), would stop the server mid-write."""
-    return tempfile.TemporaryFile(mode="w+", prefix="usage-widgets-server-")
+def launch(command: list[str], env: dict, status_url: str, name: str) -> tuple[subprocess.Popen, IO[str]]:
+    """Start a server for the tests and wait until ``status_url`` answers (any HTTP status: a 403
+    without a token still answers). It writes to a file, not a pipe: nothing reads a pipe, and
+    once full (64 KiB) it would stop the server mid-write. What it wrote is shown if it exits,
+    or does not answer within 60 s."""
+    output = tempfile.TemporaryFile(mode="w+", prefix="usage-widgets-server-")  # noqa: SIM115 (`stop` closes it)
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(status_url, timeout=2)
+        except urllib.error.HTTPError:
+            return process, output
+        except OSError:
+            time.sleep(0.3)
+        else:
+            return process, output
+    why = "exited" if process.poll() is not None else "did not start within 60 s"
+    process.kill()
+    with output:
+        output.seek(0)
+        raise RuntimeError(f"{name} {why}: {output.read()}")
 
 
-def printed(output) -> str:
-    output.seek(0)
-    return output.read()
+def stop(process: subprocess.Popen, output: IO[str]) -> None:
+    """End a server from `launch`."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    output.close()
 
 
 @dataclass
 class Server:
     url: str
     process: subprocess.Popen
+    output: IO[str]
     log_path: Path | None
     token: str | None = None
-    output: IO[str] | None = None  # `server_output`
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        if self.output is not None:
-            self.output.close()
+        stop(self.process, self.output)
 
 
 def start_server(
@@ -92,28 +109,10 @@ def start_server(
         command += ["--log", str(log_path)]
     if token:
         command += ["--token", token]
-    env = {**os.environ, **(extra_env or {})}
-    output = server_output()
-    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=env)
     connect = "127.0.0.1" if host in ("0.0.0.0", "127.0.0.1") else host
     url = f"http://{connect}:{port}/"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            with output:
-                raise RuntimeError(f"server exited: {printed(output)}")
-        try:
-            urllib.request.urlopen(url + "api/status", timeout=2)
-            break
-        except urllib.error.HTTPError:
-            break  # it answers (403 without a token is still an answer)
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        with output:
-            raise RuntimeError(f"server did not start within 60 s: {printed(output)}")
-    return Server(url, process, log_path, token, output)
+    process, output = launch(command, {**os.environ, **(extra_env or {})}, url + "api/status", "server")
+    return Server(url, process, output, log_path, token)
 
 
 @pytest.fixture(scope="module")

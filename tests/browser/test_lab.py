@@ -7,11 +7,7 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +15,7 @@ import pytest
 
 import usage_widgets as uw
 
-from .conftest import free_port, printed, server_output
+from .conftest import free_port, launch, stop
 from .test_page import card, wait_for
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "usage.ipynb"
@@ -76,32 +72,12 @@ def lab(tmp_path_factory, chromium_path):
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly", "--allow-root",
     ]  # fmt: skip
-    output = server_output()
-    process = subprocess.Popen(
-        command, env=isolated_jupyter(home, log_path), stdout=output, stderr=subprocess.STDOUT, text=True
-    )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            with output:
-                raise RuntimeError(f"jupyter lab exited: {printed(output)}")
-        try:
-            urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2)
-            break
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                process.kill()
-                with output:
-                    raise RuntimeError(f"jupyter lab did not start within 60 s: {printed(output)}") from None
-            time.sleep(0.3)
+    process, output = launch(
+        command, isolated_jupyter(home, log_path), f"{url}api/status?token={token}", "jupyter lab"
+    )
     yield url, token, uw.RequestStore.from_log(log)
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    output.close()
+    stop(process, output)
 
 
 def run_notebook(page) -> None:
