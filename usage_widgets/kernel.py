@@ -20,6 +20,8 @@ and the per-model totals behind cost by model (before the models filter).
 - Under a key or tag filter (those vary inside a group), a group is read a subgroup at a time
   (`_filtered_groups_view_chunk`): the totals of the subgroups that pass, and where an edge
   cuts the group, a binary search for it on the group's times, then on each subgroup's rows.
+  A group none of whose subgroups passes is left before any search (most groups, under a
+  narrow filter).
   The latest day's copy gets its subgroups when such a pass first reads it.
 - Otherwise (the latest day without the copy), requests are read one by one (`_view_chunk`):
   a request's segment comes from its quarter hour (`usage_widgets.timewindow.quarter_table`,
@@ -483,10 +485,18 @@ def _filtered_groups_view_chunk(
         first, last = sums[k, G_FIRST], sums[k, G_LAST]
         if last < edges[0] or first >= edges[n_segments]:
             continue
+        a, b = bounds[k] - offset, bounds[k + 1] - offset
+        j0, rb = sub_bounds[k], a  # its first subgroup that passes, where its rows begin (below)
+        while j0 < sub_bounds[k + 1] and (
+            (by_key and not key_ok[sub_sums[j0, S_KEY]]) or (by_tag and not tag_ok[sub_sums[j0, S_TAGSET]])
+        ):
+            rb += sub_sums[j0, S_REQUESTS]
+            j0 += 1
+        if j0 == sub_bounds[k + 1]:
+            continue  # none passes
         u, m = sums[k, G_USER], sums[k, G_MODEL]
         g = t if team_view else u
         keep = not by_model or model_ok[m]
-        a, b = bounds[k] - offset, bounds[k + 1] - offset
         i, s = a, 0
         if first < edges[0]:
             i = _rows_from(ts, a, b, first, last, edges[0])
@@ -507,8 +517,7 @@ def _filtered_groups_view_chunk(
             wb = _rows_from(ts, a, b, first, last, window_hi) - a
         requests, unpriced, tokens_in, tokens_out, total = 0, 0, 0, 0, 0.0
         latest, latest_seq = np.iinfo(np.int64).min, 0
-        rb = a  # the group's rows by subgroup are ``a + order[a:b]``
-        for j in range(sub_bounds[k], sub_bounds[k + 1]):
+        for j in range(j0, sub_bounds[k + 1]):  # the group's rows by subgroup are ``a + order[a:b]``
             ra = rb
             rb = ra + sub_sums[j, S_REQUESTS]
             if (by_key and not key_ok[sub_sums[j, S_KEY]]) or (by_tag and not tag_ok[sub_sums[j, S_TAGSET]]):
@@ -614,12 +623,19 @@ def _filtered_groups_totals_chunk(
         if last < lo_ns or first >= hi_ns:
             continue
         a, b = bounds[k] - offset, bounds[k + 1] - offset
+        j0, rb = sub_bounds[k], a  # its first subgroup that passes, where its rows begin (below)
+        while j0 < sub_bounds[k + 1] and (
+            (by_key and not key_ok[sub_sums[j0, S_KEY]]) or (by_tag and not tag_ok[sub_sums[j0, S_TAGSET]])
+        ):
+            rb += sub_sums[j0, S_REQUESTS]
+            j0 += 1
+        if j0 == sub_bounds[k + 1]:
+            continue  # none passes
         whole = first >= lo_ns and last < hi_ns
         wa = _rows_from(ts, a, b, first, last, lo_ns) - a
         wb = _rows_from(ts, a, b, first, last, hi_ns) - a
         requests, unpriced, tokens_in, tokens_out, total = 0, 0, 0, 0, 0.0
-        rb = a  # the group's rows by subgroup are ``a + order[a:b]``
-        for j in range(sub_bounds[k], sub_bounds[k + 1]):
+        for j in range(j0, sub_bounds[k + 1]):  # the group's rows by subgroup are ``a + order[a:b]``
             ra = rb
             rb = ra + sub_sums[j, S_REQUESTS]
             if (by_key and not key_ok[sub_sums[j, S_KEY]]) or (by_tag and not tag_ok[sub_sums[j, S_TAGSET]]):
