@@ -83,6 +83,43 @@ def test_a_log_fed_in_batches_across_midnights_with_late_requests_reports_as_one
                 pd.testing.assert_frame_equal(mine, theirs, check_exact=False, rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"tags": ("env:prod",)},
+        {"api_keys": ("platform-staging",)},
+        {
+            "tags": ("env:prod", "env:staging", "feature:classify"),
+            "api_keys": ("platform-staging", "security-internal"),
+        },
+    ],
+)
+def test_previous_period_under_key_and_tag_filters_counts_late_requests_once(filters: dict) -> None:
+    """Under key and tag filters only, the previous period's finished days are read from their
+    pairs of API key and tag set (`RequestStore.whole_day_pairs`): requests arriving days late,
+    which put finished days back in time order after a report has read them, are counted once,
+    with their users, tokens and cost."""
+    from tests.naive import _tag_filter_ok
+
+    log = uw.demo_log(7, users=30, days=20, now=NOW)
+    days_ago = log["timestamp"].between(*pd.to_datetime(["2026-02-24", "2026-03-01"], utc=True))
+    late = log[days_ago].sample(frac=0.2, random_state=3).index  # the days before stay as they were
+    grown = uw.RequestStore.from_log(log.drop(late))
+    selection = uw.Selection(range="7d", **filters)
+    uw.report(grown, selection, now=NOW)  # the days' pairs are read before the late requests come
+    grown.append(log.loc[late])
+    rep = uw.report(grown, selection, now=NOW)
+    kept = log["tags"].map(lambda tags: _tag_filter_ok(list(tags), filters.get("tags", ())))
+    kept &= log["api_key"].isin(filters.get("api_keys", log["api_key"].unique()))
+    before = log[kept & log["timestamp"].between(rep.previous_start, rep.previous_end)]
+    assert before.index.isin(late).sum() > 0  # late requests among them
+    assert rep.previous_kpis["requests"] == len(before) > 0
+    assert rep.previous_kpis["active_users"] == before["user_id"].nunique()
+    tokens = before["input_tokens"].sum() + before["output_tokens"].sum()
+    assert rep.previous_kpis["total_tokens"] == int(tokens)
+    assert rep.previous_kpis["cost"] == pytest.approx(before["cost"].sum(), rel=1e-12)
+
+
 def test_the_team_shown_is_that_of_the_latest_request_when_a_day_is_kept_by_model() -> None:
     """A finished day holds a user's requests by model, then time: here the later request comes
     first (its model was seen first), and the badge must still show the team it was made in."""

@@ -29,7 +29,9 @@ and the per-model totals behind cost by model (before the models filter).
   user's requests of one model and segment are added up in registers before they touch the
   user's counters.
 
-A lean pass gives the previous period's totals, the same three ways. The work is cut into one
+A lean pass gives the previous period's totals, the same three ways, where the store's totals
+of its finished days cannot (`pair_totals` reads them per API key and tag set under key and tag
+filters, `pair_sums` makes them when a day is finished). The work is cut into one
 part per core (each an equal share of the groups and of the rows), each run on its own thread
 (the compiled code releases the GIL) with its own accumulators, added up at the end.
 Scattered updates to per-user counters are what costs most. The compiled code is cached on
@@ -662,6 +664,61 @@ def _filtered_groups_totals_chunk(
         totals[OUTPUT] += tokens_out
         totals[UNPRICED] += unpriced
         spent_out[0] += total
+
+
+@njit(cache=True, nogil=True)
+def pair_sums(order, day, user, sub_sums, sub_cost):  # pragma: no cover - compiled
+    """Subgroups (``sub_sums``, ``sub_cost``, each of a user and a day), read in ``order`` (by
+    day, key, tag set and user), added up by day, key and tag set (pairs): per pair its day,
+    its row of `S_KEY` .. `S_OUTPUT`, its cost, and where its users begin among the users
+    kept (each once per pair; the last place is where the last pair's end), and the users."""
+    n = order.shape[0]
+    pair_day = np.empty(n, np.int64)
+    sums = np.zeros((n, S_OUTPUT + 1), np.int64)
+    cost = np.zeros(n, np.float64)
+    places = np.empty(n + 1, np.int64)
+    users = np.empty(n, np.int64)
+    p, u = -1, 0
+    for r in range(n):
+        j = order[r]
+        if p < 0 or day[j] != pair_day[p] or sub_sums[j, S_KEY] != sums[p, S_KEY] or (
+            sub_sums[j, S_TAGSET] != sums[p, S_TAGSET]
+        ):
+            p += 1
+            pair_day[p], sums[p, S_KEY], sums[p, S_TAGSET] = day[j], sub_sums[j, S_KEY], sub_sums[j, S_TAGSET]
+            places[p] = u
+            users[u] = user[j]
+            u += 1
+        elif user[j] != users[u - 1]:
+            users[u] = user[j]
+            u += 1
+        for c in range(S_REQUESTS, S_OUTPUT + 1):
+            sums[p, c] += sub_sums[j, c]
+        cost[p] += sub_cost[j]
+    places[p + 1] = u
+    n = p + 1  # copies: the arrays above are as long as the subgroups
+    return pair_day[:n].copy(), sums[:n].copy(), cost[:n].copy(), places[: n + 1].copy(), users[:u].copy()
+
+
+@njit(cache=True, nogil=True)
+def pair_totals(sums, cost, user_bounds, users, key_ok, tag_ok, seen):  # pragma: no cover - compiled
+    """Requests, unpriced requests, input and output tokens (int64 array indexed like the
+    accumulator rows) and cost of the finished days' pairs (`usage_widgets.store.DayPairs`:
+    ``sums``, ``cost``, ``user_bounds``, ``users``) that pass the key and tag filters; their
+    users are marked in ``seen``."""
+    by_key, by_tag = key_ok.shape[0] > 0, tag_ok.shape[0] > 0
+    totals, spent = np.zeros(WIDTH, np.int64), 0.0
+    for j in range(sums.shape[0]):
+        if (by_key and not key_ok[sums[j, S_KEY]]) or (by_tag and not tag_ok[sums[j, S_TAGSET]]):
+            continue
+        totals[REQUESTS] += sums[j, S_REQUESTS]
+        totals[UNPRICED] += sums[j, S_UNPRICED]
+        totals[INPUT] += sums[j, S_INPUT]
+        totals[OUTPUT] += sums[j, S_OUTPUT]
+        spent += cost[j]
+        for i in range(user_bounds[j], user_bounds[j + 1]):
+            seen[users[i]] = True
+    return totals, spent
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from . import kernel
 from .selection import Selection
-from .store import RequestStore
+from .store import DayPairs, RequestStore, WholeDays
 from .timewindow import (
     DAY_NS,
     QUARTER_NS,
@@ -411,22 +411,28 @@ def _cost_by_model(labels: _Labels, requests: np.ndarray, cost: np.ndarray) -> p
 def _previous(
     store: RequestStore, selection: Selection, window: Window, filters: tuple[np.ndarray, ...]
 ) -> dict[str, Any]:
-    """KPIs of the period of the same length right before the window: without filters, the
-    store's totals of the finished days wholly inside it, and a totals-only pass over the rest
-    (all of it under a filter, with the same filter tables)."""
+    """KPIs of the period of the same length right before the window: of the finished days
+    wholly inside it, the store's totals of each day (without filters) or of each day's API key
+    and tag set pairs (under key and tag filters only), and a totals-only pass over the rest
+    (all of it under a team or model filter, with the same filter tables)."""
     before = previous_window(selection, window)
     q0, q1 = _quarters(before.start_ns, before.end_ns)
     edges = np.array([before.start_ns, before.end_ns + 1], dtype=np.int64)
     period = (q0, quarter_table(edges, q0, q1), edges)
     totals = np.zeros(kernel.WIDTH, dtype=np.int64)
     cost, seen = 0.0, np.zeros(len(store.users.ids), dtype=bool)
-    spans = [(before.start_ns, before.end_ns)]
+    days: WholeDays | DayPairs | None = None
     if not any(len(table) for table in filters):
         days = store.whole_days(before.start_ns, before.end_ns)
         totals[_KPI_SUMS] = days.sums[_GROUP_SUMS]
         cost, seen[days.users] = days.cost, True
-        if days.end_ns > days.start_ns:
-            spans = [(before.start_ns, days.start_ns - 1), (days.end_ns, before.end_ns)]
+    elif not len(filters[1]) and not len(filters[3]):  # key and tag filters only
+        days = store.whole_day_pairs(before.start_ns, before.end_ns)
+        pairs = (days.sums, days.cost, days.user_bounds, days.users)
+        totals, cost = kernel.pair_totals(*pairs, filters[0], filters[2], seen)
+    spans = [(before.start_ns, before.end_ns)]
+    if days is not None and days.end_ns > days.start_ns:
+        spans = [(before.start_ns, days.start_ns - 1), (days.end_ns, before.end_ns)]
     for start_ns, end_ns in spans:
         if start_ns <= end_ns:
             columns, groups = _rows(store, start_ns, end_ns)
