@@ -54,6 +54,11 @@ EXAMPLES = {
                            **days("2025-10-26", "2025-10-26")),
     "366-days": case("America/New_York", "2028-06-01 12:00", "2027-05-30", "2028-05-31", "team",
                      **days("2027-06-01", "2028-05-31")),
+    # The first and last dates a custom range may hold (`Selection.check`).
+    "first-dates-new-york": case("America/New_York", "1970-01-03 12:00", "1969-12-30", "1970-01-03",
+                                 **days("1970-01-01", "1970-01-02")),
+    "last-dates-kathmandu": case("Asia/Kathmandu", "2200-12-31 23:00", "2200-12-29", "2200-12-31",
+                                 "team", **days("2200-12-30", "2200-12-31")),
 }  # fmt: skip
 
 

@@ -89,6 +89,18 @@ def test_custom_range_start_after_end_shows_the_message(dash) -> None:
     assert dash.report.granularity == "hour" and len(dash.report.activity) == 48  # 2 days: hourly
 
 
+def test_dates_the_calendar_cannot_hold_show_the_message_and_a_good_range_comes_back(dash) -> None:
+    dash.controls.range.value = "custom"
+    dash.controls.start.value = dt.date(2300, 1, 1)
+    dash.controls.end.value = dt.date(2300, 1, 2)
+    assert dash.message.layout.display == "block"
+    assert "Jan 01, 2300" in dash.message.value and "pick dates from 1970 to 2200" in dash.message.value
+    assert dash.results.layout.display == "none"
+    dash.controls.start.value = dt.date(2026, 3, 2)
+    dash.controls.end.value = dt.date(2026, 3, 8)
+    assert dash.results.layout.display == "flex" and len(dash.report.activity) == 7
+
+
 def test_selection_from_code_moves_the_controls(dash, log) -> None:
     sel = uw.Selection(view="team", range="30d", tags=("env:prod",))
     dash.selection = sel

@@ -325,6 +325,24 @@ class TestCustomRange:
         assert "start" in message and "end" in message
         assert "2026" in message and "Mar 05" in message and "Mar 01" in message
 
+    @pytest.mark.parametrize(
+        ("start", "end", "shown"),
+        [("2300-01-01", "2300-01-02", "Jan 01, 2300"), ("1969-12-25", "1970-01-05", "Dec 25, 1969"),
+         ("2200-12-01", "2201-01-01", "Jan 01, 2201"), ("0001-01-01", "0001-01-05", "Jan 01, 1")],
+    )  # fmt: skip
+    def test_dates_beyond_what_the_calendar_holds_are_refused(self, start, end, shown) -> None:
+        """Beyond them, NumPy's nanosecond instants wrap around without a word: such a range
+        showed an empty page in UTC, and failed in other zones."""
+        for tz in ("UTC", "America/New_York"):
+            with pytest.raises(uw.SelectionError) as caught:
+                run([Req("2026-03-05T12:00:00Z")], range="custom", start=start, end=end, tz=tz)
+            assert shown in str(caught.value) and "pick dates from 1970 to 2200" in str(caught.value)
+
+    @pytest.mark.parametrize("now", ["2262-04-12", "1677-09-22", "1969-12-31 23:00", "2201-01-01", "soon"])
+    def test_a_now_beyond_the_calendar_is_refused(self, now) -> None:
+        with pytest.raises(uw.SelectionError, match="now must be a moment from 1970 to 2200"):
+            run([Req("2026-03-05T12:00:00Z")], now=now, range="30d", tz="America/New_York")
+
     def test_missing_dates_are_refused(self) -> None:
         with pytest.raises(uw.SelectionError, match="start"):
             run([], range="custom", start="2026-03-05")

@@ -84,11 +84,11 @@ def test_a_selection_repr_is_python_that_rebuilds_it(sel: uw.Selection) -> None:
     assert eval(repr(sel), {"Selection": uw.Selection}) == sel
 
 
-def test_dates_beyond_the_calendar_are_refused(state: DashboardState) -> None:
-    with pytest.raises(traitlets.TraitError):
-        state.end = dt.date(2300, 1, 1)
-    with pytest.raises(traitlets.TraitError):
-        state.start = dt.date(1, 1, 1)
+def test_dates_beyond_the_calendar_are_held_for_the_page_to_explain(state: DashboardState) -> None:
+    state.range, state.start, state.end = "custom", dt.date(1, 1, 1), dt.date(2300, 1, 1)
+    assert state.selection.start == dt.date(1, 1, 1)
+    with pytest.raises(uw.SelectionError, match=r"start date \(Jan 01, 1\) cannot be shown"):
+        state.selection.check()
 
 
 def test_switching_to_the_user_view_drops_a_team_only_sort(state: DashboardState) -> None:

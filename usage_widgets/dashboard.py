@@ -156,9 +156,6 @@ class UsageDashboard(w.VBox):
         except SelectionError as exc:
             self._show_message(str(exc))
             return
-        except (ValueError, OverflowError):  # dates beyond what the calendar code handles
-            self._show_message("These dates cannot be shown: pick dates between 1970 and 2200.")
-            return
         self.report = rep
         self._show_message(None)
         # Teams named side by side in the chart get colours that differ, in the table too.

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import kernel
-from .selection import Selection
+from .errors import SelectionError
+from .selection import FIRST_DATE, LAST_DATE, Selection
 from .store import DayPairs, RequestStore, WholeDays
 from .timewindow import (
     DAY_NS,
@@ -101,7 +102,8 @@ def report(
     Raises
     ------
     SelectionError
-        When the selection cannot be answered (a custom start after its end).
+        When the selection cannot be answered (a custom start after its end, or a date
+        outside 1970-2200), or ``now`` is not a moment from 1970 to 2200.
 
     Examples
     --------
@@ -140,8 +142,16 @@ def report(
 
 
 def _as_utc(now: Any) -> pd.Timestamp:
-    ts = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    """``now`` as a UTC timestamp (naive: UTC); `SelectionError` when it is not a moment the
+    calendar holds (as `Selection.check` for dates)."""
+    try:
+        ts = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    except (ValueError, TypeError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        ts = pd.NaT
+    if ts is pd.NaT or not FIRST_DATE <= ts.date() <= LAST_DATE:
+        raise SelectionError(f"now must be a moment from {FIRST_DATE.year} to {LAST_DATE.year}, not {now!r}")
+    return ts
 
 
 _PASS_COLUMNS = (

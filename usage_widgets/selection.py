@@ -14,6 +14,9 @@ RangeName = Literal["24h", "7d", "14d", "30d", "custom"]
 VIEWS: tuple[str, ...] = ("user", "team")
 RANGES: tuple[str, ...] = ("24h", "7d", "14d", "30d", "custom")
 MAX_CUSTOM_DAYS = 366  # a year, leap day included; more would send thousands of buckets a row
+# The dates a custom range may hold: nanosecond instants reach from 1677 to 2262, and a date
+# outside them would wrap around silently in NumPy's conversions.
+FIRST_DATE, LAST_DATE = _dt.date(1970, 1, 1), _dt.date(2200, 12, 31)
 SORT_COLUMNS: tuple[str, ...] = (
     "name", "team", "users", "requests", "input_tokens", "output_tokens", "cost",
 )  # fmt: skip
@@ -122,6 +125,12 @@ class Selection:
             return
         if self.start is None or self.end is None:
             raise SelectionError("Pick a start and an end date for the custom range.")
+        for name, day in (("start", self.start), ("end", self.end)):
+            if not FIRST_DATE <= day <= LAST_DATE:
+                raise SelectionError(
+                    f"The {name} date ({day:%b %d, %Y}) cannot be shown: pick dates from "
+                    f"{FIRST_DATE.year} to {LAST_DATE.year}."
+                )
         if self.start > self.end:
             raise SelectionError(
                 f"The start date ({self.start:%b %d, %Y}) is after the end date "

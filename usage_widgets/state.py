@@ -19,7 +19,6 @@ def time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones() | {"UTC"})
 
 
-FIRST_DAY, LAST_DAY = _dt.date(1970, 1, 1), _dt.date(2200, 12, 31)
 _FIELDS = ("view", "range", "start", "end", "api_keys", "tags", "teams", "search", "sort", "descending",
            "models", "anomalies_only")
 
@@ -28,7 +27,8 @@ class DashboardState(t.HasTraits):
     """What the user selected. Controls link to these traits; the dashboard observes them.
 
     Values a control (or a browser message) cannot legitimately send are refused or cleaned here:
-    unknown keys, tags and teams are dropped, dates must be dates.
+    unknown keys, tags and teams are dropped, dates must be dates. A date the calendar cannot
+    hold is kept, so that the page can say why it shows nothing for it (`Selection.check`).
     """
 
     view = t.Enum(VIEWS, default_value="user", help="One row per user, or per team.")
@@ -59,8 +59,6 @@ class DashboardState(t.HasTraits):
             value = value.date()
         if not isinstance(value, _dt.date):
             raise t.TraitError(f"{proposal['trait'].name} must be a date, not {value!r}")
-        if not FIRST_DAY <= value <= LAST_DAY:
-            raise t.TraitError(f"{value} is outside {FIRST_DAY.year}-{LAST_DAY.year}")
         return value
 
     @t.validate("tz")
