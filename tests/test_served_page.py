@@ -3,6 +3,7 @@ updates, and how the server is started (idle kernels culled, no request to other
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -60,8 +61,7 @@ def picker(d, name: str):
         ("view", {"index": 7}),
         ("range", {"index": -1}),
         ("tz", {"value": "Mars/Olympus_Mons"}),
-        ("start", {"value": {"year": 1000, "month": 0, "date": 1}}),
-        ("end", {"value": {"year": 99999, "month": 0, "date": 1}}),
+        ("end", {"value": {"year": 99999, "month": 0, "date": 1}}),  # not a date in Python
     ],
 )
 def test_values_that_are_not_choices_change_nothing(dash, control, state) -> None:
@@ -72,6 +72,13 @@ def test_values_that_are_not_choices_change_nothing(dash, control, state) -> Non
     from_browser(widget, **state)
     assert dash.selection == selection
     assert page(dash) == before
+
+
+def test_a_date_beyond_the_calendar_from_the_browser_gets_a_sentence(dash) -> None:
+    dash.state.range, dash.state.end = "custom", dt.date(2026, 3, 1)
+    assert from_browser(dash.controls.start, value={"year": 1000, "month": 0, "date": 1}) == []
+    assert dash.message.layout.display == "block" and dash.results.layout.display == "none"
+    assert "(Jan 01, 1000) cannot be shown: pick dates from 1970 to 2200" in dash.message.value
 
 
 def test_a_legitimate_pick_from_the_browser_still_works(dash, log) -> None:
