@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (usage-widgets)" >/dev/null
+	$(BIN)/python -m usage_widgets.warm
 	@touch $@
 
 demo: $(STAMP)

@@ -3,7 +3,9 @@
 Usage: python -m benchmarks.bench [--sizes 1000000 10000000] [--repeat 7]
 
 Each size runs in its own process, so its peak memory (RSS) is its own; the log is generated
-once and cached as Parquet in benchmarks/.cache. Figures are medians of repeated runs (wall
+once and cached as Parquet in benchmarks/.cache. Start-up is measured in processes of its own
+too: once with an empty compiled-code cache (the first run on a machine), once with the
+package's cache filled (every run after). Figures are medians of repeated runs (wall
 clock; our report() also with the process CPU time it used, which moves less when other work
 shares the machine).
 """
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,6 @@ import pandas as pd
 from benchmarks.data import NOW, log_path
 
 TZ_DEFAULT = "UTC"
-KERNEL_CACHE = Path(__file__).resolve().parent.parent / "usage_widgets" / "__pycache__"
 
 
 def selections() -> list[tuple[str, Any, str]]:
@@ -63,6 +66,35 @@ def timed(fn, repeat: int, cpu: list[float] | None = None) -> tuple[float, Any]:
     return float(np.median(times)), out
 
 
+def start_up() -> dict[str, float]:
+    """What a process waits for before its first page: importing the package, then
+    `usage_widgets.warm.warm_up` (a small store, a report of each kind of selection and a Live
+    Mode append), which compiles each kernel function the cache does not hold."""
+    t = time.perf_counter()
+    from usage_widgets.warm import warm_up
+
+    compiled = warm_up()
+    return {"seconds": time.perf_counter() - t, "compiled": compiled}
+
+
+def measure_start_up() -> dict[str, float]:
+    """`start_up` with an empty cache, then with the package's (filled first, if stale)."""
+
+    def run(env: dict[str, str]) -> dict[str, float]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench", "--start-up"],
+            capture_output=True, text=True, check=False, env={**os.environ, **env},
+        )  # fmt: skip
+        if proc.returncode:
+            sys.exit(f"start-up benchmark failed:\n{proc.stderr[-3000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    with tempfile.TemporaryDirectory() as empty:
+        compiled = run({"NUMBA_CACHE_DIR": empty})
+    run({})  # fills the package's cache when the kernel has changed since it was written
+    return {"compiled": compiled["seconds"], "cached": run({})["seconds"]}
+
+
 def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
 
@@ -71,6 +103,7 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
     """Everything for one log size, in this process."""
     from usage_widgets import RequestStore, report
     from usage_widgets.timewindow import window_for
+    from usage_widgets.warm import compiled_here
 
     out: dict[str, Any] = {"rows": rows}
     path = log_path(rows)
@@ -78,7 +111,6 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
     store = RequestStore.from_log(path)
     out["load"] = time.perf_counter() - t
     out["rows"] = len(store)
-    out["kernel_cached"] = any(KERNEL_CACHE.glob("kernel.*.nbi"))
     sels = selections()
     key = sorted(store.keys.values)[len(store.keys.values) // 2]
     sels = [(n, s if s is not None else sels[0][1].replace(api_keys=(key,)), tz) for n, s, tz in sels]
@@ -86,6 +118,7 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
     report(store, sels[0][1], now=NOW, tz="UTC")
     report(store, sels[1][1], now=NOW, tz="UTC")
     out["first_call"] = time.perf_counter() - t
+    out["kernel_cached"] = not compiled_here()
     ours, reports, cpu = {}, {}, {}
     for name, sel, tz in sels:
         spent: list[float] = []
@@ -224,7 +257,7 @@ def verdict(value: float, target: float) -> str:
     return f"MISSED by {ratio - 1:.0%}" if ratio < 1.1 else f"MISSED by {ratio:.1f}x"
 
 
-def print_table(results: list[dict[str, Any]]) -> None:
+def print_table(results: list[dict[str, Any]], start: dict[str, float]) -> None:
     big = results[-1]
     print(f"\n## usage-widgets benchmark ({time.strftime('%Y-%m-%d %H:%M')}, "
           f"{sys.platform}, shared 2-core machine: figures move between runs)\n")  # fmt: skip
@@ -239,7 +272,10 @@ def print_table(results: list[dict[str, Any]]) -> None:
         f"<= 10 s: {verdict(big['load'], 10)}")  # fmt: skip
     row("peak memory (RSS) after load and reports", [f"{r['peak_rss']:.2f} GB" for r in results],
         f"<= 2 GB: {verdict(big['peak_rss'], 2)}")  # fmt: skip
-    row("first report() calls (kernel " + ("cached" if big["kernel_cached"] else "compiled") + ")",
+    row("start-up, first run on a machine (kernel compiled, then cached)",
+        [f"{start['compiled']:.1f} s"] * len(results), "")  # fmt: skip
+    row("start-up, every run after (kernel cached)", [f"{start['cached']:.1f} s"] * len(results), "")
+    row("first two report() calls (kernel " + ("cached" if big["kernel_cached"] else "compiled") + ")",
         [ms(r["first_call"]) for r in results], "")  # fmt: skip
     for name in big["ours"]:
         target = 50 if name.startswith("90") else 20
@@ -272,10 +308,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # run one size, print JSON
+    parser.add_argument("--start-up", action="store_true", help=argparse.SUPPRESS)  # print JSON
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.repeat)))
         return
+    if args.start_up:
+        print(json.dumps(start_up()))
+        return
+    t = time.perf_counter()
+    start = measure_start_up()
+    print(f"start-up measured in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     results = []
     for rows in args.sizes:
         log_path(rows)  # generated outside the measured process
@@ -288,7 +331,7 @@ def main() -> None:
             sys.exit(f"benchmark at {rows:,} rows failed:\n{proc.stderr[-3000:]}")
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(f"{rows:,} requests measured in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    print_table(results)
+    print_table(results, start)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from usage_widgets import cli
 def launched(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], dict[str, str]]]:
     calls: list[tuple[list[str], dict[str, str]]] = []
     monkeypatch.setattr(cli.os, "execve", lambda exe, argv, env: calls.append((argv, env)))
+    monkeypatch.setattr(cli, "warm_up", lambda: calls.append((["warm up"], {})))
     return calls
 
 
@@ -23,7 +24,8 @@ def option(argv: list[str], name: str) -> str | None:
 
 def test_loopback_by_default_without_token(launched, capsys) -> None:
     cli.main(["serve", "--port", "9123"])
-    argv, env = launched[0]
+    assert launched[0] == (["warm up"], {})  # the kernel is compiled before the server starts
+    argv, env = launched[1]
     assert option(argv, "--Voila.ip") == "127.0.0.1"
     assert option(argv, "--port") == "9123"
     assert option(argv, "--token") == ""
@@ -33,7 +35,7 @@ def test_loopback_by_default_without_token(launched, capsys) -> None:
 
 def test_sources_and_tracebacks_never_reach_the_page(launched) -> None:
     cli.main(["serve"])
-    argv, _ = launched[0]
+    argv, _ = launched[-1]
     assert option(argv, "--strip_sources") == "True"
     assert option(argv, "--show_tracebacks") == "False"
     assert Path(argv[3]).name == "usage.ipynb" and Path(argv[3]).exists()
@@ -42,7 +44,7 @@ def test_sources_and_tracebacks_never_reach_the_page(launched) -> None:
 
 def test_other_address_gets_a_generated_token_printed_in_the_url(launched, capsys) -> None:
     cli.main(["serve", "--host", "0.0.0.0", "--port", "9124"])
-    argv, _ = launched[0]
+    argv, _ = launched[-1]
     token = option(argv, "--token")
     assert token and len(token) >= 24
     assert f"?token={token}" in capsys.readouterr().out
@@ -50,7 +52,7 @@ def test_other_address_gets_a_generated_token_printed_in_the_url(launched, capsy
 
 def test_a_given_token_is_used(launched) -> None:
     cli.main(["serve", "--host", "10.1.2.3", "--token", "s3cret-token"])
-    assert option(launched[0][0], "--token") == "s3cret-token"
+    assert option(launched[-1][0], "--token") == "s3cret-token"
 
 
 def test_log_path_is_passed_to_the_kernel_resolved(launched, tmp_path, monkeypatch) -> None:
@@ -58,7 +60,7 @@ def test_log_path_is_passed_to_the_kernel_resolved(launched, tmp_path, monkeypat
     log.write_text("x")
     monkeypatch.chdir(tmp_path)
     cli.main(["serve", "--log", "requests.csv", "--tz", "Asia/Kolkata"])
-    env = launched[0][1]
+    env = launched[-1][1]
     assert env["USAGE_LOG"] == str(log)
     assert env["USAGE_TZ"] == "Asia/Kolkata"
 

@@ -166,6 +166,7 @@ def test_a_bad_environment_gives_a_message_without_secrets(env, tmp_path) -> Non
 def launched(monkeypatch):
     calls = []
     monkeypatch.setattr(cli.os, "execve", lambda exe, argv, env: calls.append((argv, env)))
+    monkeypatch.setattr(cli, "warm_up", lambda: None)  # tests/test_cli.py checks it runs
     return calls
 
 

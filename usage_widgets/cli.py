@@ -61,6 +61,13 @@ def voila_command(args: argparse.Namespace, token: str | None) -> list[str]:
     return command
 
 
+def warm_up() -> None:
+    """Compile the report's kernel, or read it from the cache (`usage_widgets.warm`)."""
+    from .warm import main as warm
+
+    warm()
+
+
 def serve(args: argparse.Namespace) -> int:
     try:
         ZoneInfo(args.tz)
@@ -93,6 +100,7 @@ def serve(args: argparse.Namespace) -> int:
     url = f"http://{shown_host}:{args.port}/"
     if token:
         url += f"?token={token}"
+    warm_up()  # the first page would otherwise wait for the kernel to compile
     print(f"usage-widgets: serving the dashboard at {url}", flush=True)
     command = voila_command(args, token)
     os.execve(sys.executable, command, env)
