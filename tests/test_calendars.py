@@ -59,6 +59,9 @@ EXAMPLES = {
                                  **days("1970-01-01", "1970-01-02")),
     "last-dates-kathmandu": case("Asia/Kathmandu", "2200-12-31 23:00", "2200-12-29", "2200-12-31",
                                  "team", **days("2200-12-30", "2200-12-31")),
+    # Monrovia's clocks were 44 minutes 30 seconds off UTC until Jan 07, 1972: later, whole hours.
+    "monrovia-after-1972": case("Africa/Monrovia", "1972-03-10 12:00", "1972-03-01", "1972-03-10",
+                                range="7d"),
 }  # fmt: skip
 
 

@@ -343,6 +343,20 @@ class TestCustomRange:
         with pytest.raises(uw.SelectionError, match="now must be a moment from 1970 to 2200"):
             run([Req("2026-03-05T12:00:00Z")], now=now, range="30d", tz="America/New_York")
 
+    @pytest.mark.parametrize(
+        ("tz", "now", "selection", "day"),
+        [("Africa/Monrovia", "1971-03-10 12:00", {"range": "7d"}, "Mar 11, 1971"),
+         ("Africa/Monrovia", "1972-01-20 12:00", {"range": "30d"}, "Jan 06, 1972"),
+         ("Pacific/Kiritimati", "1990-01-01", {"range": "custom", "start": "1975-03-05", "end": "1975-03-06"},
+          "Mar 07, 1975")],
+    )  # fmt: skip
+    def test_zones_whose_clocks_were_off_the_quarter_hour_are_refused(self, tz, now, selection, day) -> None:
+        """Monrovia (-0:44:30 until 1972) and Kiritimati (-10:40 until 1979): buckets there
+        gave wrong counts, or failed."""
+        with pytest.raises(uw.SelectionError) as caught:
+            run([Req("1971-03-05T12:00:00Z")], now=now, tz=tz, **selection)
+        assert f"In {tz}, clocks on {day} were off UTC by a part of a quarter hour" in str(caught.value)
+
     def test_missing_dates_are_refused(self) -> None:
         with pytest.raises(uw.SelectionError, match="start"):
             run([], range="custom", start="2026-03-05")

@@ -10,12 +10,18 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .errors import SelectionError
 from .selection import Selection
 
 HOUR_NS = 3_600 * 10**9
-QUARTER_NS = 900 * 10**9  # every real zone's offset is a multiple of 15 minutes
+QUARTER_NS = 900 * 10**9  # every zone's offset is a multiple of 15 minutes (since 1980: below)
 DAY_NS = 24 * HOUR_NS
 DAY = _dt.timedelta(days=1)
+# From 1980 on, every zone's offset from UTC is a whole number of quarter hours (in tzdata, the
+# last exceptions are Africa/Monrovia, -0:44:30 until 1972, and Pacific/Kiritimati, -10:40
+# until 1979); a window reaching earlier is checked (`_check_offsets`).
+WHOLE_QUARTERS_NS = int(pd.Timestamp("1980-01-01", tz="UTC").value)
+EPOCH = _dt.date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,9 @@ def window_for(selection: Selection, now: pd.Timestamp, tz: str) -> Window:
     selection.check()
     now_ns = int(now.value)
     local_today = now.tz_convert(tz).date()
+    custom = selection.range == "custom" and selection.start and selection.end
+    first, last = (selection.start, selection.end) if custom else (local_today, local_today)
+    _check_offsets(tz, first - 40 * DAY, last + 2 * DAY)
     if selection.range == "24h":
         edges = _hour_edges_around(now_ns, tz)
         return Window(edges, now_ns, "hour", tz)
@@ -117,6 +126,26 @@ def window_for(selection: Selection, now: pd.Timestamp, tz: str) -> Window:
         first, last = local_today - (days - 1) * DAY, local_today
     edges = _midnights([first + i * DAY for i in range((last - first).days + 2)], tz)
     return Window(edges, now_ns, "day", tz)
+
+
+def _check_offsets(tz: str, first: _dt.date, last: _dt.date) -> None:
+    """`SelectionError` when, in the UTC days ``first`` to ``last`` (around a window and the
+    anomaly rule's days before it), the zone's offset from UTC is not a whole number of
+    quarter hours: its days and hours would not begin on quarter hours, which the report's
+    buckets rely on."""
+    lo_ns = (first - EPOCH).days * DAY_NS
+    if lo_ns >= WHOLE_QUARTERS_NS:
+        return
+    hi_ns = (last - EPOCH).days * DAY_NS
+    instants = np.arange(lo_ns, max(lo_ns, min(hi_ns, WHOLE_QUARTERS_NS)) + HOUR_NS, HOUR_NS)
+    wall = pd.DatetimeIndex(instants, tz="UTC").tz_convert(tz).tz_localize(None).asi8
+    odd = np.flatnonzero((wall - instants) % QUARTER_NS)
+    if len(odd):
+        day = pd.Timestamp(instants[odd[-1]], tz="UTC").tz_convert(tz)
+        raise SelectionError(
+            f"In {tz}, clocks on {day:%b %d, %Y} were off UTC by a part of a quarter hour, so its "
+            "hours and days cannot be shown exactly: pick dates from 1980 on, or another time zone."
+        )
 
 
 def _midnights(dates: list[_dt.date], tz: str) -> np.ndarray:
