@@ -357,6 +357,16 @@ class TestCustomRange:
             run([Req("1971-03-05T12:00:00Z")], now=now, tz=tz, **selection)
         assert f"In {tz}, clocks on {day} were off UTC by a part of a quarter hour" in str(caught.value)
 
+    @pytest.mark.parametrize("tz", ["Mars/Olympus", "", None, "localtime", "../../etc/passwd"])
+    def test_an_unknown_time_zone_is_refused_in_words(self, tz) -> None:
+        with pytest.raises(uw.SelectionError, match=r"unknown time zone .*: use an IANA name"):
+            run([Req("2026-03-05T12:00:00Z")], tz=tz)
+
+    def test_a_selection_that_is_not_a_selection_is_refused_in_words(self) -> None:
+        words = r"selection must be a Selection, like Selection\(range='7d'\), not '7d'"
+        with pytest.raises(uw.SelectionError, match=words):
+            uw.report(log_of(Req("2026-03-05T12:00:00Z")), "7d", now=NOW)  # type: ignore[arg-type]
+
     def test_missing_dates_are_refused(self) -> None:
         with pytest.raises(uw.SelectionError, match="start"):
             run([], range="custom", start="2026-03-05")

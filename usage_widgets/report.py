@@ -20,6 +20,7 @@ from .timewindow import (
     DAY_NS,
     QUARTER_NS,
     Window,
+    check_zone,
     previous_window,
     quarter_table,
     rolling_days,
@@ -103,7 +104,8 @@ def report(
     ------
     SelectionError
         When the selection cannot be answered (a custom start after its end, or a date
-        outside 1970-2200), or ``now`` is not a moment from 1970 to 2200.
+        outside 1970-2200), or is not a `Selection`; when ``now`` is not a moment from 1970 to
+        2200, or ``tz`` not a known time zone.
 
     Examples
     --------
@@ -113,6 +115,9 @@ def report(
     >>> list(rep.kpis)
     ['active_users', 'avg_requests_per_user', 'requests', 'total_tokens', 'cost', 'unpriced_requests']
     """
+    if selection is not None and not isinstance(selection, Selection):
+        raise SelectionError(f"selection must be a Selection, like Selection(range='7d'), not {selection!r}")
+    check_zone(tz)
     if hasattr(log, "compute_report"):  # a log in a database reports there (usage_widgets.sql)
         return log.compute_report(selection or Selection(), _as_utc(now), tz)
     store = log if isinstance(log, RequestStore) else RequestStore.from_log(log)

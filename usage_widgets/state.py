@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-import functools
-import zoneinfo
 from typing import Any
 
 import traitlets as t
 
 from .errors import SelectionError
 from .selection import RANGES, SORT_COLUMNS, VIEWS, Selection
-
-
-@functools.cache
-def time_zones() -> frozenset[str]:
-    """The IANA zone names this machine knows."""
-    return frozenset(zoneinfo.available_timezones() | {"UTC"})
-
+from .timewindow import time_zones
 
 _FIELDS = ("view", "range", "start", "end", "api_keys", "tags", "teams", "search", "sort", "descending",
            "models", "anomalies_only")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+import zoneinfo
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -22,6 +23,28 @@ DAY = _dt.timedelta(days=1)
 # until 1979); a window reaching earlier is checked (`_check_offsets`).
 WHOLE_QUARTERS_NS = int(pd.Timestamp("1980-01-01", tz="UTC").value)
 EPOCH = _dt.date(1970, 1, 1)
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    """The IANA zone names this machine knows."""
+    return frozenset(zoneinfo.available_timezones() | {"UTC"})
+
+
+def check_zone(tz: object) -> None:
+    """`SelectionError` unless ``tz`` names a time zone that pandas, which converts the times,
+    knows (quicker at a first report than listing `time_zones`)."""
+    try:
+        if not isinstance(tz, str) or not tz:
+            raise TypeError(tz)
+        _EPOCH_UTC.tz_convert(tz)
+    except (KeyError, ValueError, TypeError):  # pytz's unknown zone is a KeyError
+        raise SelectionError(
+            f"unknown time zone {tz!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'"
+        ) from None
+
+
+_EPOCH_UTC = pd.Timestamp(0, tz="UTC")
 
 
 @dataclass(frozen=True)
