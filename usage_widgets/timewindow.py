@@ -131,9 +131,9 @@ def window_for(selection: Selection, now: pd.Timestamp, tz: str) -> Window:
     selection.check()
     now_ns = int(now.value)
     local_today = now.tz_convert(tz).date()
-    custom = selection.range == "custom" and selection.start and selection.end
+    custom = selection.range == "custom"  # then `check` has made sure of both dates
     first, last = (selection.start, selection.end) if custom else (local_today, local_today)
-    _check_offsets(tz, first - 40 * DAY, last + 2 * DAY)
+    _check_offsets(tz, first - 40 * DAY, last + 2 * DAY)  # type: ignore[operator]
     if selection.range == "24h":
         edges = _hour_edges_around(now_ns, tz)
         return Window(edges, now_ns, "hour", tz)

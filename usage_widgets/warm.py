@@ -52,7 +52,7 @@ def warm_up() -> int:
     ):  # fmt: skip
         report(store, selection, now=NOW, tz=tz)
     store.append(log[later], validated=True)
-    report(store, base.replace(range="24h", tags=("env:prod",)), now=NOW)
+    report(store, base.replace(range="24h", tags=tag), now=NOW)
     report(store, base, now=NOW)
     return compiled_here()
 
