@@ -65,6 +65,8 @@ class Answer:
     previous_kpis: dict[str, Any]
     cost_by_model: pd.DataFrame  # index: model; requests, cost
     history: pd.DataFrame  # index: user_id or team; columns 0 .. PERIODS - 1 (oldest first)
+    trend: pd.Series  # requests by (user_id or team, local bucket start): the trend column
+    models: pd.Series  # requests by (user_id or team, model): the models column
 
 
 def _tag_groups(tags: tuple[str, ...]) -> list[list[str]]:
@@ -74,12 +76,16 @@ def _tag_groups(tags: tuple[str, ...]) -> list[list[str]]:
     return list(groups.values())
 
 
-def _history(rows: pd.DataFrame, value: str = "n") -> pd.DataFrame:
-    """Long (entity, period, value) rows as a wide frame: one column per rolling day."""
-    wide = rows.pivot_table(index=rows.columns[0], columns="period", values=value, fill_value=0,
-                            observed=True, aggfunc="sum")  # fmt: skip
+def _history(counts: pd.Series) -> pd.DataFrame:
+    """Requests by (entity, period) as a wide frame: one column per rolling day."""
+    wide = counts.unstack(fill_value=0)
     wide.index = wide.index.astype(str)
     return wide.reindex(columns=range(PERIODS), fill_value=0).astype(np.int64)
+
+
+def _counts(rows: pd.DataFrame) -> pd.Series:
+    """Long (entity, key, n) rows as counts by (entity, key)."""
+    return rows.set_index(list(rows.columns[:2]))[rows.columns[2]]
 
 
 # -- pandas ------------------------------------------------------------------------------------
@@ -108,8 +114,9 @@ class Pandas:
         if sel.teams:
             chosen &= log["team"].isin(sel.teams).to_numpy()
         for group in _tag_groups(sel.tags):
-            rows = self.tag_rows.loc[self.tag_rows["tag"].isin(group), "row"].unique()
-            chosen &= np.isin(np.arange(len(log)), rows)
+            tagged = np.zeros(len(log), dtype=bool)
+            tagged[self.tag_rows.loc[self.tag_rows["tag"].isin(group), "row"].to_numpy()] = True
+            chosen &= tagged
         kept = chosen & log["model"].isin(sel.models).to_numpy() if sel.models else chosen
         inside = (ts >= ask.start) & (ts <= ask.end)
         df = log.loc[inside & kept]
@@ -122,8 +129,8 @@ class Pandas:
             priced=("priced", "sum"),
         )  # fmt: skip
         totals["unpriced"] = totals["requests"] - totals.pop("priced")
-        df.groupby([entity, "bucket"], observed=True).size()  # the trend column
-        df.groupby([entity, "model"], observed=True).size()  # the models column
+        trend = df.groupby([entity, "bucket"], observed=True).size()
+        models = df.groupby([entity, "model"], observed=True).size()
         if sel.view == "user":
             activity = df.groupby("bucket")["user_id"].nunique().to_frame("active_users")
             totals = _search_users(totals, self.people, sel.search)
@@ -132,15 +139,15 @@ class Pandas:
             totals["users"] = df.groupby("team", observed=True)["user_id"].nunique()
             totals = totals[totals.index.astype(str).str.contains(sel.search.strip(), case=False,
                                                                   regex=False)]  # fmt: skip
-        before = log.loc[(ts >= ask.previous_start) & (ts <= ask.previous_end) & kept]
-        by_model = log.loc[inside & chosen].groupby("model", observed=True).agg(
-            requests=("request_id", "size"), cost=("cost", "sum"))  # fmt: skip
+        used = ["user_id", "model", "input_tokens", "output_tokens", "cost"]
+        before = log.loc[(ts >= ask.previous_start) & (ts <= ask.previous_end) & kept, used]
+        spent = log.loc[inside & chosen, used] if sel.models else df
+        by_model = spent.groupby("model", observed=True).agg(requests=("cost", "size"), cost=("cost", "sum"))
         by_model.index = by_model.index.astype(str)
         recent = log.loc[(ts >= ask.history_start) & (ts <= ask.end) & kept, [entity, "ts_ns"]]
         period = PERIODS - 1 - (ask.end - recent["ts_ns"]) // DAY_NS
-        history = recent.groupby([recent[entity], period.rename("period")], observed=True).size()
-        history = _history(history.rename("n").reset_index())
-        return Answer(_kpis(df), activity, totals, _kpis(before), by_model, history)
+        history = _history(recent.groupby([recent[entity], period], observed=True).size())
+        return Answer(_kpis(df), activity, totals, _kpis(before), by_model, history, trend, models)
 
 
 def _kpis(df: pd.DataFrame) -> dict[str, Any]:
@@ -182,24 +189,24 @@ class Polars:
         pl, sel, entity = self.pl, ask.sel, ask.entity
         chosen = self.log.lazy()  # every filter but the models filter
         if sel.api_keys:
-            chosen = chosen.filter(pl.col("api_key").cast(pl.String).is_in(list(sel.api_keys)))
+            chosen = chosen.filter(pl.col("api_key").is_in(list(sel.api_keys)))
         if sel.teams:
-            chosen = chosen.filter(pl.col("team").cast(pl.String).is_in(list(sel.teams)))
+            chosen = chosen.filter(pl.col("team").is_in(list(sel.teams)))
         for group in _tag_groups(sel.tags):
-            chosen = chosen.filter(pl.col("tags").list.eval(pl.element().is_in(group)).list.any())
-        kept = chosen
-        if sel.models:
-            kept = kept.filter(pl.col("model").cast(pl.String).is_in(list(sel.models)))
+            chosen = chosen.filter(pl.any_horizontal(pl.col("tags").list.contains(tag) for tag in group))
+        kept = chosen.filter(pl.col("model").is_in(list(sel.models))) if sel.models else chosen
         q = kept.filter(pl.col("ts_ns").is_between(ask.start, ask.end))
         local = pl.col("timestamp").dt.convert_time_zone(ask.tz)
         truncated = local.dt.truncate("1h") if ask.hourly else local.dt.truncate("1d")
         q = q.with_columns(truncated.dt.replace_time_zone(None).alias("bucket"),
                            pl.col("cost").is_null().alias("unknown"))  # fmt: skip
-        totals = q.group_by(entity).agg(
+        sums = [
             pl.len().alias("requests"), pl.col("input_tokens").sum(), pl.col("output_tokens").sum(),
             pl.col("cost").sum(), pl.col("unknown").sum().alias("unpriced"),
-            pl.col("user_id").n_unique().alias("users"),
-        )  # fmt: skip
+        ]  # fmt: skip
+        if sel.view == "team":
+            sums.append(pl.col("user_id").n_unique().alias("users"))
+        totals = q.group_by(entity).agg(sums)
         trend = q.group_by(entity, "bucket").len()
         models = q.group_by(entity, "model").len()
         if sel.view == "user":
@@ -212,35 +219,37 @@ class Polars:
             pl.col("cost").sum(), pl.col("cost").is_null().sum().alias("unpriced_requests"),
         ]  # fmt: skip
         before = kept.filter(pl.col("ts_ns").is_between(ask.previous_start, ask.previous_end))
-        by_model = chosen.filter(pl.col("ts_ns").is_between(ask.start, ask.end)).group_by("model").agg(
-            pl.len().alias("requests"), pl.col("cost").sum())  # fmt: skip
+        spent = chosen.filter(pl.col("ts_ns").is_between(ask.start, ask.end)) if sel.models else q
+        by_model = spent.group_by("model").agg(pl.len().alias("requests"), pl.col("cost").sum())
         period = (PERIODS - 1 - (ask.end - pl.col("ts_ns")) // DAY_NS).alias("period")
         history = kept.filter(pl.col("ts_ns").is_between(ask.history_start, ask.end)).group_by(
             entity, period).len(name="n")  # fmt: skip
         found = pl.collect_all(
             [totals, trend, models, activity, q.select(kpis), before.select(kpis), by_model, history]
         )
-        totals, _, _, activity, now, then, by_model, history = found
-        page = (now.to_dicts()[0], then.to_dicts()[0], by_model.to_pandas(), history.to_pandas())
-        return _answer(sel, totals.to_pandas(), activity.to_pandas(), page, self.people)
+        totals, trend, models, activity, now, then, by_model, history = (f.to_pandas() for f in found)
+        page = (now.iloc[0].to_dict(), then.iloc[0].to_dict(), by_model, history, trend, models)
+        return _answer(sel, totals, activity, page, self.people)
 
 
 def _answer(sel: Selection, totals: pd.DataFrame, activity: pd.DataFrame, page: tuple[Any, ...],
             people: pd.DataFrame) -> Answer:  # fmt: skip
-    """An answer from frames: ``page`` holds the KPIs and previous KPIs (dicts), cost by model
-    and the history's (entity, period, n) rows."""
-    kpis, previous, by_model, history = page
+    """An answer from frames: ``page`` holds the KPIs and previous KPIs (dicts), cost by model,
+    and the history's (entity, period, n), the trend's (entity, bucket, n) and the models'
+    (entity, model, n) rows."""
+    kpis, previous, by_model, history, trend, models = page
     entity = "user_id" if sel.view == "user" else "team"
     totals = totals.astype({entity: str}).set_index(entity)
     if sel.view == "user":
         activity = activity.set_index("bucket").sort_index()
-        totals = _search_users(totals.drop(columns=["users"]), people, sel.search)
+        totals = _search_users(totals, people, sel.search)
     else:
         activity = activity.astype({"team": str}).pivot_table(
             index="bucket", columns="team", values=activity.columns[-1], fill_value=0)
         totals = totals[totals.index.str.contains(sel.search.strip(), case=False, regex=False)]
     by_model = by_model.astype({"model": str}).set_index("model")
-    return Answer(_numbers(kpis), activity, totals, _numbers(previous), by_model, _history(history))
+    return Answer(_numbers(kpis), activity, totals, _numbers(previous), by_model,
+                  _history(_counts(history)), _counts(trend), _counts(models))  # fmt: skip
 
 
 def _numbers(kpis: dict[str, Any]) -> dict[str, Any]:
@@ -291,18 +300,18 @@ class DuckDB:
             return self.db.execute(sql, names)
 
         run(
-            f"CREATE OR REPLACE TEMP TABLE sel AS SELECT *, "
-            f"date_trunc('{unit}', timezone($tz, timestamp)) AS bucket "
+            f"CREATE OR REPLACE TEMP TABLE sel AS SELECT user_id, team, model, input_tokens, "
+            f"output_tokens, cost, date_trunc('{unit}', timezone($tz, timestamp)) AS bucket "
             f"FROM log WHERE ts_ns BETWEEN $start AND $end AND {kept_sql}",
         )  # fmt: skip
+        users = ", count(DISTINCT user_id) AS users" if sel.view == "team" else ""
         totals = run(
             f"SELECT {entity}, count(*) AS requests, sum(input_tokens) AS input_tokens, "
-            "sum(output_tokens) AS output_tokens, sum(cost) AS cost, "
-            "count(*) - count(cost) AS unpriced, count(DISTINCT user_id) AS users "
-            f"FROM sel GROUP BY {entity}"
+            "sum(output_tokens) AS output_tokens, coalesce(sum(cost), 0) AS cost, "
+            f"count(*) - count(cost) AS unpriced{users} FROM sel GROUP BY {entity}"
         ).df()
-        run(f"SELECT {entity}, bucket, count(*) FROM sel GROUP BY ALL").fetchall()
-        run(f"SELECT {entity}, model, count(*) FROM sel GROUP BY ALL").fetchall()
+        trend = run(f"SELECT {entity}, bucket, count(*) AS n FROM sel GROUP BY ALL").df()
+        models = run(f"SELECT {entity}, model, count(*) AS n FROM sel GROUP BY ALL").df()
         if sel.view == "user":
             activity = run("SELECT bucket, count(DISTINCT user_id) AS active_users FROM sel GROUP BY ALL")
             activity = activity.df()
@@ -318,56 +327,94 @@ class DuckDB:
             kpis + f"log WHERE ts_ns BETWEEN $first AND $last AND {kept_sql}",
             first=ask.previous_start, last=ask.previous_end,
         ).df().to_dict("records")[0]  # fmt: skip
+        spent = f"log WHERE ts_ns BETWEEN $start AND $end AND {chosen_sql}" if sel.models else "sel"
         by_model = run(
-            "SELECT model, count(*) AS requests, coalesce(sum(cost), 0) AS cost FROM log "
-            f"WHERE ts_ns BETWEEN $start AND $end AND {chosen_sql} GROUP BY model"
+            f"SELECT model, count(*) AS requests, coalesce(sum(cost), 0) AS cost FROM {spent} GROUP BY model"
         ).df()
         history = run(
             f"SELECT {entity}, {PERIODS - 1} - ($end - ts_ns) // {DAY_NS} AS period, count(*) AS n "
             f"FROM log WHERE ts_ns BETWEEN $first AND $end AND {kept_sql} GROUP BY ALL",
             first=ask.history_start,
         ).df()
-        return _answer(sel, totals, activity, (now, before, by_model, history), self.people)
+        page = (now, before, by_model, history, trend, models)
+        return _answer(sel, totals, activity, page, self.people)
 
 
 ENGINES = (Pandas, Polars, DuckDB)
 
 
 # -- the check ---------------------------------------------------------------------------------
+KPIS = ("active_users", "requests", "total_tokens", "cost", "unpriced_requests")
+
+
 def check(rep: Report, answer: Answer) -> None:
     """Raise AssertionError naming the first number where ``answer`` differs from ``rep``."""
     _same_kpis("kpi", rep.kpis, answer.kpis)
     _same_kpis("previous kpi", rep.previous_kpis, answer.previous_kpis)
-    ours = rep.activity.copy()
-    ours.index = ours.index.tz_localize(None)
-    ours = ours.loc[ours.sum(axis=1) > 0]
-    theirs = answer.activity.reindex(columns=ours.columns).fillna(0).astype(np.int64)
-    theirs.index = pd.DatetimeIndex(theirs.index).astype("datetime64[ns]")
-    ours.index = ours.index.astype("datetime64[ns]")
-    pd.testing.assert_frame_equal(ours, theirs.loc[ours.index], check_names=False, check_freq=False)
+    ours = _nonzero(rep.activity.set_axis(rep.activity.index.tz_localize(None).astype("datetime64[ns]")))
+    theirs = answer.activity.set_axis(pd.DatetimeIndex(answer.activity.index).astype("datetime64[ns]"))
+    theirs = _nonzero(theirs.astype(np.int64))
+    assert set(ours.columns) == set(theirs.columns), "activity: teams differ"
+    assert ours.index.equals(theirs.index.sort_values()), "activity: buckets differ"
+    same = np.array_equal(ours.to_numpy(), theirs.loc[ours.index, ours.columns].to_numpy())
+    assert same, "activity differs"
     key = "user_id" if rep.selection.view == "user" else "team"
     mine = rep.breakdown.set_index(key)
     columns = [*TOTALS, *(["users"] if key == "team" else [])]
-    assert len(answer.totals) == len(mine), f"rows: ours {len(mine)}, theirs {len(answer.totals)}"
+    assert set(answer.totals.index) == set(mine.index), f"rows: ours {len(mine)}, theirs {len(answer.totals)}"
     _same_columns("", mine, answer.totals.reindex(mine.index), columns)
+    _same_lists(rep, mine, answer)
     mine = rep.cost_by_model.set_index("model")
     assert set(answer.cost_by_model.index) == set(mine.index), "cost by model: models differ"
     _same_columns("cost by model: ", mine, answer.cost_by_model.reindex(mine.index), ["requests", "cost"])
     flags = anomaly.flag_rows(answer.history.to_numpy())
-    theirs = pd.Series(flags.latest[flags.flagged], index=answer.history.index[flags.flagged])
-    ours = rep.anomalies["latest"]
+    theirs = pd.DataFrame(
+        {"latest": flags.latest, "median": flags.median, "threshold": flags.threshold},
+        index=answer.history.index,
+    )[flags.flagged]
+    ours = rep.anomalies
     assert set(theirs.index) == set(ours.index), f"anomalies: ours {len(ours)}, theirs {len(theirs)}"
-    assert np.array_equal(theirs.reindex(ours.index).to_numpy(), ours.to_numpy()), "anomalies: latest differs"
+    _same_columns("anomalies: ", ours, theirs.reindex(ours.index), ["latest", "median", "threshold"])
+
+
+def _nonzero(frame: pd.DataFrame) -> pd.DataFrame:
+    """Activity without its empty buckets and teams."""
+    frame = frame.loc[:, (frame != 0).any(axis=0)]
+    return frame.loc[(frame != 0).any(axis=1)].sort_index()
+
+
+def _same_lists(rep: Report, mine: pd.DataFrame, answer: Answer) -> None:
+    """The trend (requests per bucket) and models (most used first, ties by name) columns."""
+    buckets = rep.activity.index.tz_localize(None).astype("datetime64[ns]")
+    trend = answer.trend[answer.trend != 0]
+    trend.index = pd.MultiIndex.from_arrays(
+        [trend.index.get_level_values(0).astype(str),
+         pd.DatetimeIndex(trend.index.get_level_values(1)).astype("datetime64[ns]")]
+    )  # fmt: skip
+    theirs: dict[str, dict[pd.Timestamp, int]] = {}
+    for (name, bucket), n in trend.items():
+        theirs.setdefault(name, {})[bucket] = int(n)
+    models = answer.models[answer.models != 0].reset_index()
+    models.columns = ["entity", "model", "n"]
+    models = models.astype({"entity": str, "model": str}).sort_values(
+        ["entity", "n", "model"], ascending=[True, False, True])  # fmt: skip
+    ranked = models.groupby("entity")["model"].agg(list)
+    for name, row in mine.iterrows():
+        wanted = {b: n for b, n in zip(buckets, row["trend"], strict=True) if n}
+        assert theirs.get(name, {}) == wanted, f"trend of {name} differs"
+        assert ranked.get(name, []) == list(row["models"]), f"models of {name} differ"
 
 
 def _same_kpis(what: str, mine: dict[str, Any], theirs: dict[str, Any]) -> None:
-    for name, value in theirs.items():
-        ours = mine[name]
+    for name in KPIS:
+        assert name in theirs, f"{what} {name}: missing"
+        ours, value = mine[name], theirs[name]
         same = math.isclose(ours, value, rel_tol=1e-9, abs_tol=1e-9) if name == "cost" else ours == value
         assert same, f"{what} {name}: ours {ours}, theirs {value}"
 
 
 def _same_columns(what: str, mine: pd.DataFrame, theirs: pd.DataFrame, columns: list[str]) -> None:
     for column in columns:
+        assert column in theirs, f"{what}{column} missing"
         a, b = mine[column].to_numpy(dtype=float), theirs[column].to_numpy(dtype=float)
-        assert np.allclose(a, b, rtol=1e-9, atol=1e-9), f"{what}{column} differs"
+        assert np.allclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True), f"{what}{column} differs"

@@ -147,12 +147,12 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
         results = {}
         for name, sel, tz in sels:
             ask = Ask.of(sel, NOW, tz)
-            median, answer = timed(lambda a=ask, e=engine: e.run(a), alt_repeat)
+            median, same = float("nan"), "same"
             try:
+                median, answer = timed(lambda a=ask, e=engine: e.run(a), alt_repeat)
                 check(reports[name], answer)
-                same = "same"
-            except AssertionError as exc:
-                same = f"DIFFERS: {exc}"
+            except Exception as exc:  # an engine's failure or a difference: shown in the table
+                same = f"DIFFERS: {type(exc).__name__}: {exc}"
             results[name] = (median, same)
         out["engines"][engine.name] = {"prepare": prep, "results": results}
     return out
