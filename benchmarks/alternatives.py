@@ -20,18 +20,23 @@ import numpy as np
 import pandas as pd
 
 from usage_widgets import Report, Selection, anomaly
-from usage_widgets.timewindow import previous_window, window_for
+from usage_widgets.timewindow import DAY_NS, previous_window, rolling_days, window_for
 
 TOTALS = ["requests", "input_tokens", "output_tokens", "cost", "unpriced"]
-DAY_NS = 86_400 * 10**9
 PERIODS = anomaly.PERIODS
+
+
+def _entity(sel: Selection) -> str:
+    """The column a view has one row per."""
+    return "user_id" if sel.view == "user" else "team"
 
 
 @dataclass(frozen=True)
 class Ask:
     """A selection in a zone, with the instants `report()` computes for it (UTC ns, both ends
     inclusive): the window, the period of the same length before it, and the start of the
-    anomaly rule's rolling days (`PERIODS` spans of 24 hours ending at the window's end)."""
+    anomaly rule's rolling days (`rolling_days`: `PERIODS` spans of 24 hours ending at the
+    window's end, the engines' ``PERIODS - 1 - (end - ts) // DAY_NS``)."""
 
     sel: Selection
     tz: str
@@ -39,22 +44,20 @@ class Ask:
     end: int
     previous_start: int
     previous_end: int
+    history_start: int
     hourly: bool
 
     @classmethod
     def of(cls, sel: Selection, now: pd.Timestamp, tz: str) -> Ask:
         window = window_for(sel, now, tz)
         before = previous_window(sel, window)
+        history = int(rolling_days(window.end_ns, PERIODS, tz).edges[0])
         hourly = window.granularity == "hour"
-        return cls(sel, tz, window.start_ns, window.end_ns, before.start_ns, before.end_ns, hourly)
-
-    @property
-    def history_start(self) -> int:
-        return self.end + 1 - PERIODS * DAY_NS
+        return cls(sel, tz, window.start_ns, window.end_ns, before.start_ns, before.end_ns, history, hourly)
 
     @property
     def entity(self) -> str:
-        return "user_id" if self.sel.view == "user" else "team"
+        return _entity(self.sel)
 
 
 @dataclass
@@ -238,7 +241,7 @@ def _answer(sel: Selection, totals: pd.DataFrame, activity: pd.DataFrame, page: 
     and the history's (entity, period, n), the trend's (entity, bucket, n) and the models'
     (entity, model, n) rows."""
     kpis, previous, by_model, history, trend, models = page
-    entity = "user_id" if sel.view == "user" else "team"
+    entity = _entity(sel)
     totals = totals.astype({entity: str}).set_index(entity)
     if sel.view == "user":
         activity = activity.set_index("bucket").sort_index()
@@ -351,19 +354,20 @@ def check(rep: Report, answer: Answer) -> None:
     """Raise AssertionError naming the first number where ``answer`` differs from ``rep``."""
     _same_kpis("kpi", rep.kpis, answer.kpis)
     _same_kpis("previous kpi", rep.previous_kpis, answer.previous_kpis)
-    ours = _nonzero(rep.activity.set_axis(rep.activity.index.tz_localize(None).astype("datetime64[ns]")))
+    buckets = rep.activity.index.tz_localize(None).astype("datetime64[ns]")  # local, as theirs
+    ours = _nonzero(rep.activity.set_axis(buckets))
     theirs = answer.activity.set_axis(pd.DatetimeIndex(answer.activity.index).astype("datetime64[ns]"))
     theirs = _nonzero(theirs.astype(np.int64))
     assert set(ours.columns) == set(theirs.columns), "activity: teams differ"
     assert ours.index.equals(theirs.index.sort_values()), "activity: buckets differ"
     same = np.array_equal(ours.to_numpy(), theirs.loc[ours.index, ours.columns].to_numpy())
     assert same, "activity differs"
-    key = "user_id" if rep.selection.view == "user" else "team"
+    key = _entity(rep.selection)
     mine = rep.breakdown.set_index(key)
     columns = [*TOTALS, *(["users"] if key == "team" else [])]
     assert set(answer.totals.index) == set(mine.index), f"rows: ours {len(mine)}, theirs {len(answer.totals)}"
     _same_columns("", mine, answer.totals.reindex(mine.index), columns)
-    _same_lists(rep, mine, answer)
+    _same_lists(buckets, mine, answer)
     mine = rep.cost_by_model.set_index("model")
     assert set(answer.cost_by_model.index) == set(mine.index), "cost by model: models differ"
     _same_columns("cost by model: ", mine, answer.cost_by_model.reindex(mine.index), ["requests", "cost"])
@@ -383,9 +387,9 @@ def _nonzero(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[(frame != 0).any(axis=1)].sort_index()
 
 
-def _same_lists(rep: Report, mine: pd.DataFrame, answer: Answer) -> None:
-    """The trend (requests per bucket) and models (most used first, ties by name) columns."""
-    buckets = rep.activity.index.tz_localize(None).astype("datetime64[ns]")
+def _same_lists(buckets: pd.DatetimeIndex, mine: pd.DataFrame, answer: Answer) -> None:
+    """The trend (requests per bucket, ``buckets`` their local starts) and models (most used
+    first, ties by name) columns of the rows ``mine``."""
     trend = answer.trend[answer.trend != 0]
     trend.index = pd.MultiIndex.from_arrays(
         [trend.index.get_level_values(0).astype(str),

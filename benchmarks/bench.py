@@ -99,11 +99,15 @@ def peak_rss_gb() -> float:
     """This process's peak resident memory. Linux's ``VmHWM`` (kB), not ``getrusage``'s
     ``ru_maxrss``, which a process started by another keeps from its parent's memory at the
     fork (the parent's, after it generated a log, made a 10M run read 3.96 GB for 2.0)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1e6
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB elsewhere on Linux
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1e6
+    except OSError:  # no /proc (macOS): ru_maxrss, in bytes there
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1e9 if sys.platform == "darwin" else 1e6)
 
 
 def measure(rows: int, repeat: int) -> dict[str, Any]:
